@@ -1,0 +1,170 @@
+"""The ``course`` command: one entry point for students, instructors and CI.
+
+    course lab                       JupyterLab on the course (nbgrader extensions on)
+    course test [pytest args]        the whole test suite, offline, profile ci
+    course run --profile P NB...     papermill runs + summary of recorded figures
+    course release [LAB...]          student versions of the labs
+    course autograde LAB SUBMISSIONS grade a folder of submissions
+    course validate NOTEBOOK         a student checks their notebook before submitting
+    course sync [--check]            README tables and Colab cells from the syllabus
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from . import syllabus
+
+ROOT = syllabus.REPO_ROOT
+WORK = ROOT / ".course-work"
+OFFLINE_ENV = {
+    "COURSE_PROFILE": "ci",
+    "HF_HUB_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "COURSE_BLOCK_NETWORK": "1",
+    "MPLBACKEND": "Agg",
+}
+
+
+def chapter_notebooks() -> list[Path]:
+    return [ROOT / p for p in syllabus.notebooks(syllabus.load())]
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={ROOT}", *args.jupyter_args]
+    print("JupyterLab sur", ROOT, "(extensions nbgrader : validation, liste des devoirs, formgrader)")
+    return subprocess.call(command, cwd=ROOT)
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    env = {**os.environ, **OFFLINE_ENV}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "tests" / "netguard"), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "pytest", "tests", *map(str, chapter_notebooks()), "--nbmake",
+               "--nbmake-timeout=300", *args.pytest_args]
+    return subprocess.call(command, cwd=ROOT, env=env)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import run_notebooks
+
+    out = Path(args.out) if args.out else ROOT / "runs" / f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{args.profile}"
+    notebooks = [Path(p) for p in args.notebooks] or chapter_notebooks()
+    summary = run_notebooks(notebooks, args.profile, out, ROOT)
+    print((out / "figures.md").read_text(encoding="utf-8"))
+    print(f"Notebooks exécutés et résumé : {out}")
+    return 0 if all(e["status"] == "ok" for e in summary["notebooks"]) else 1
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from graders import pipeline
+
+    out = Path(args.out)
+    for lab_id, notebook in pipeline.release(args.labs or None, out).items():
+        print(f"{lab_id} : version élève -> {notebook}")
+    return 0
+
+
+def cmd_autograde(args: argparse.Namespace) -> int:
+    from graders import pipeline
+
+    results = pipeline.autograde(args.lab, Path(args.submissions), Path(args.out),
+                                 cell_timeout=args.cell_timeout, memory_mb=args.memory_mb)
+    for r in results:
+        flags = f"  [{'; '.join(r.flags)}]" if r.flags else ""
+        print(f"{r.student:<24} {r.score:>6g} / {r.max_score:<6g} {r.status}{flags}")
+    lab_out = Path(args.out) / args.lab
+    print(f"Notes : {lab_out / 'grades.csv'} ; retours HTML : {lab_out / 'feedback'}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from nbgrader.validator import Validator
+
+    path = Path(args.notebook).resolve()
+    if not path.is_file():
+        print(f"Notebook introuvable : {path}", file=sys.stderr)
+        return 2
+    results = Validator().validate(str(path))
+    if results.get("type_changed") or results.get("changed"):
+        print("Des cellules verrouillées ou de test ont été modifiées : repartez de la version distribuée.")
+        return 1
+    failed = results.get("failed", [])
+    for cell in failed:
+        print("-" * 60, "\nÉchec dans la cellule :\n", cell["source"][:400], "\n\n", cell["raw_error"][-800:])
+    if failed:
+        print(f"\n{len(failed)} cellule(s) en échec : corrigez-les avant de rendre le notebook.")
+        return 1
+    print("Tous les tests visibles passent. Les tests cachés seront exécutés à la correction.")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    changed = syllabus.sync(ROOT, check=args.check)
+    for path in changed:
+        print(("à régénérer : " if args.check else "régénéré : ") + str(path.relative_to(ROOT)))
+    if args.check and changed:
+        print("Lancez `course sync` pour mettre ces fichiers à jour depuis course/syllabus.yml.")
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="course", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("lab", help="lancer JupyterLab sur le cours")
+    p.add_argument("jupyter_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_lab)
+
+    p = sub.add_parser("test", help="toute la suite de tests, hors ligne, profil ci")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("run", help="exécuter des notebooks avec papermill sous un profil")
+    p.add_argument("--profile", default="ci", help="ci, cpu ou gpu (défaut : ci)")
+    p.add_argument("--out", help="dossier des notebooks exécutés (défaut : runs/<date>-<profil>)")
+    p.add_argument("notebooks", nargs="*", help="notebooks à exécuter (défaut : tous les chapitres)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("release", help="produire les versions élèves des labs")
+    p.add_argument("labs", nargs="*", help="identifiants des labs (défaut : tous)")
+    p.add_argument("--out", default=str(WORK / "release"))
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("autograde", help="noter un dossier de copies (un sous-dossier par étudiant)")
+    p.add_argument("lab")
+    p.add_argument("submissions")
+    p.add_argument("--out", default=str(WORK / "grading"))
+    p.add_argument("--cell-timeout", type=int, default=60, help="secondes par cellule (défaut : 60)")
+    p.add_argument("--memory-mb", type=int, default=6144, help="mémoire maximale par copie (défaut : 6144)")
+    p.set_defaults(func=cmd_autograde)
+
+    p = sub.add_parser("validate", help="vérifier son notebook avant de le rendre")
+    p.add_argument("notebook")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("sync", help="régénérer les tableaux des README et les cellules Colab")
+    p.add_argument("--check", action="store_true", help="ne rien écrire ; échouer si quelque chose diffère")
+    p.set_defaults(func=cmd_sync)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    # Tools of this environment (jupyter, nbgrader's alembic) first on the PATH.
+    os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"Erreur : {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,356 @@
+"""Release and autograde the labs with nbgrader, robustly.
+
+``labs/<lab_id>/`` is nbgrader's source folder for one lab. Everything nbgrader
+writes (gradebook, release, submitted, autograded, feedback) lives in a fresh
+working course directory under ``--out``, never in ``labs/``.
+
+Grading runs one nbgrader process per submission, with a per-cell timeout, a
+memory limit and a wall-clock limit, so that a submission that loops, raises,
+kills its kernel or eats the memory is graded or flagged without stopping the
+others. Before grading, each submission is checked against the released
+notebook: deleted or altered graded cells are reported (nbgrader restores them
+from the gradebook, so the grade is computed on the instructor's tests).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import unicodedata
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LABS_DIR = REPO_ROOT / "labs"
+CONFIG_FILE = Path(__file__).resolve().parent / "nbgrader_config.py"
+
+SOLUTION_MARKERS = ("BEGIN SOLUTION", "END SOLUTION")
+HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+# Quiet kernels: any stderr output in a test cell makes nbgrader score it 0.
+GRADING_ENV = {"PYTHONWARNINGS": "ignore", "TQDM_DISABLE": "1", "COURSE_PROFILE": "ci"}
+
+
+class GradingError(RuntimeError):
+    """A problem with the lab itself or the instructor's command (not a student's)."""
+
+
+# --- labs ------------------------------------------------------------------
+
+
+def lab_ids(labs_dir: Path = LABS_DIR) -> list[str]:
+    return sorted(p.name for p in labs_dir.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def lab_notebook(lab_id: str, labs_dir: Path = LABS_DIR) -> Path:
+    folder = labs_dir / lab_id
+    if not folder.is_dir():
+        known = ", ".join(lab_ids(labs_dir)) or "aucun"
+        raise GradingError(f"Lab inconnu : {lab_id!r}. Labs disponibles : {known}.")
+    notebooks = sorted(folder.glob("*.ipynb"))
+    if len(notebooks) != 1:
+        raise GradingError(f"Le lab {lab_id} doit contenir exactement un notebook (trouvés : {len(notebooks)}).")
+    return notebooks[0]
+
+
+def graded_cells(nb) -> dict[str, nbformat.NotebookNode]:
+    """The cells nbgrader tracks, by grade_id."""
+    cells = {}
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") or meta.get("solution") or meta.get("locked"):
+            cells[meta["grade_id"]] = cell
+    return cells
+
+
+def is_test_cell(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
+
+
+# --- nbgrader processes ----------------------------------------------------
+
+
+def _limit_memory(megabytes: int):
+    def apply():  # runs in the child before exec; the kernel inherits it
+        limit = megabytes * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
+
+
+def _nbgrader(root: Path, *args: str, timeout: float | None = None, memory_mb: int | None = None,
+              cell_timeout: int | None = None) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}"]
+    if cell_timeout is not None:
+        command.append(f"--Execute.timeout={cell_timeout}")
+    env = {**os.environ, **GRADING_ENV}
+    # nbgrader runs the `alembic` script of its own environment.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return subprocess.run(
+        command,
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=_limit_memory(memory_mb) if memory_mb else None,
+    )
+
+
+def prepare_course(lab_id: str, root: Path, labs_dir: Path = LABS_DIR) -> Path:
+    """Create a fresh nbgrader course directory for one lab and generate it.
+
+    Returns the released student notebook. A fresh directory per run means
+    ``generate_assignment`` never meets earlier submissions in the gradebook.
+    """
+    source_nb = lab_notebook(lab_id, labs_dir)
+    if root.exists():
+        shutil.rmtree(root)
+    (root / "source").mkdir(parents=True)
+    shutil.copy(CONFIG_FILE, root / "nbgrader_config.py")
+    shutil.copytree(source_nb.parent, root / "source" / lab_id,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    done = _nbgrader(root, "generate_assignment", lab_id, "--force", "--create")
+    released = root / "release" / lab_id / source_nb.name
+    if done.returncode != 0 or not released.exists():
+        raise GradingError(f"nbgrader generate_assignment a échoué pour {lab_id} :\n{done.stdout}\n{done.stderr}")
+    check_release(released, source_nb)
+    return released
+
+
+def check_release(released: Path, source: Path) -> None:
+    """Fail if a released notebook still shows a solution or a hidden test."""
+    text = released.read_text(encoding="utf-8")
+    for marker in SOLUTION_MARKERS + HIDDEN_MARKERS:
+        if marker in text:
+            raise GradingError(f"{released} contient encore le marqueur {marker!r}.")
+    released_nb = nbformat.read(released, as_version=4)
+    released_lines = {line.strip() for c in released_nb.cells for line in c.source.splitlines()}
+    for secret in secret_lines(nbformat.read(source, as_version=4)):
+        if secret in released_lines:
+            raise GradingError(f"{released} divulgue une ligne de solution ou de test caché : {secret!r}.")
+
+
+def secret_lines(nb) -> set[str]:
+    """Lines inside solution or hidden-test regions (long enough to be specific)."""
+    secrets, inside = set(), False
+    for cell in nb.cells:
+        for line in cell.source.splitlines():
+            stripped = line.strip()
+            if any(m in stripped for m in SOLUTION_MARKERS[:1] + HIDDEN_MARKERS[:1]):
+                inside = True
+            elif any(m in stripped for m in SOLUTION_MARKERS[1:] + HIDDEN_MARKERS[1:]):
+                inside = False
+            elif inside and len(stripped) > 12 and not stripped.startswith("#"):
+                secrets.add(stripped)
+    return secrets
+
+
+def release(labs: list[str] | None, out: Path, labs_dir: Path = LABS_DIR) -> dict[str, Path]:
+    """Write the student version of each lab to ``out/<lab_id>/``."""
+    released = {}
+    for lab_id in labs or lab_ids(labs_dir):
+        notebook = prepare_course(lab_id, out / ".nbgrader" / lab_id, labs_dir)
+        target = out / lab_id
+        if target.exists():
+            shutil.rmtree(target)
+        shutil.copytree(notebook.parent, target)
+        released[lab_id] = target / notebook.name
+    return released
+
+
+# --- submissions -----------------------------------------------------------
+
+_COPY_PREFIXES = re.compile(r"^(copy of|copie de|copia de|kopie von)\s+", re.IGNORECASE)
+_COPY_SUFFIXES = re.compile(r"(\s*\(\d+\)|[-_ ]?copy\d*|[-_ ]?copie\d*|-checkpoint)$", re.IGNORECASE)
+
+
+def normalise_stem(name: str) -> str:
+    """``'Copy of entropie (1).ipynb'`` -> ``'entropie'``."""
+    stem = Path(name).stem.strip()
+    stem = _COPY_PREFIXES.sub("", stem)
+    previous = None
+    while previous != stem:
+        previous, stem = stem, _COPY_SUFFIXES.sub("", stem).strip()
+    return stem.lower()
+
+
+def student_id(name: str) -> str:
+    """A safe nbgrader student id from a folder name (accents and spaces removed)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    ident = re.sub(r"[^a-z0-9_-]+", "_", ascii_name.lower()).strip("_")
+    if not ident:
+        raise GradingError(f"Impossible de tirer un identifiant d'étudiant de {name!r}.")
+    return ident
+
+
+@dataclass
+class Result:
+    student: str
+    score: float = 0.0
+    max_score: float = 0.0
+    status: str = "graded"  # graded | flagged | failed
+    flags: list[str] = field(default_factory=list)
+    feedback: str = ""
+
+
+def find_submission(folder: Path, notebook_name: str) -> tuple[Path | None, list[str]]:
+    """Pick the student's notebook for this lab in their folder."""
+    candidates = sorted(p for p in folder.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+    wanted = normalise_stem(notebook_name)
+    matching = [p for p in candidates if normalise_stem(p.name) == wanted]
+    if matching:
+        chosen = matching[0]
+    elif len(candidates) == 1:
+        chosen = candidates[0]
+    else:
+        return None, [f"aucun notebook « {notebook_name} » dans la copie ({len(candidates)} fichier(s) .ipynb)"]
+    flags = [] if chosen.name == notebook_name else [f"fichier renommé : « {chosen.name} » traité comme « {notebook_name} »"]
+    return chosen, flags
+
+
+def integrity_flags(submitted, released) -> list[str]:
+    """Graded cells deleted or altered by the student (compared to the release)."""
+    flags = []
+    theirs = graded_cells(submitted)
+    for grade_id, cell in graded_cells(released).items():
+        mine = theirs.get(grade_id)
+        meta = cell.metadata["nbgrader"]
+        if mine is None:
+            kind = "de test" if is_test_cell(cell) else "de réponse" if meta.get("solution") else "verrouillée"
+            flags.append(f"cellule {kind} supprimée : {grade_id}")
+        elif (is_test_cell(cell) or (meta.get("locked") and not meta.get("solution"))) and mine.source != cell.source:
+            flags.append(f"cellule verrouillée modifiée : {grade_id}")
+    return flags
+
+
+def _execution_flags(autograded: Path, log: str) -> list[str]:
+    """Timeouts and dead kernels, from the autograded notebook and nbgrader's log."""
+    text = log + (autograded.read_text(encoding="utf-8") if autograded.exists() else "")
+    flags = []
+    if "CellTimeoutError" in text:
+        flags.append("délai dépassé dans une cellule (boucle infinie ?)")
+    if "DeadKernelError" in text or "Kernel died" in text:
+        flags.append("le noyau Python s'est arrêté (os._exit, plantage ou mémoire) : copie à vérifier à la main")
+    return flags
+
+
+def _read_scores(root: Path, lab_id: str) -> dict[str, tuple[float, float]]:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    scores = {}
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        for student in gradebook.students:
+            try:
+                submission = gradebook.find_submission(lab_id, student.id)
+            except MissingEntry:
+                continue
+            scores[student.id] = (float(submission.score), float(submission.max_score))
+    return scores
+
+
+def autograde(
+    lab_id: str,
+    submissions: Path,
+    out: Path,
+    *,
+    cell_timeout: int = 60,
+    memory_mb: int = 6144,
+    labs_dir: Path = LABS_DIR,
+) -> list[Result]:
+    """Grade every student folder in ``submissions``; write feedback and grades.
+
+    Writes ``out/<lab_id>/grades.csv``, ``report.json`` and
+    ``feedback/<student>.html``. Returns one :class:`Result` per student.
+    """
+    if not submissions.is_dir():
+        raise GradingError(f"Dossier de copies introuvable : {submissions}.")
+    lab_out = out / lab_id
+    root = lab_out / "nbgrader"
+    released_path = prepare_course(lab_id, root, labs_dir)
+    released = nbformat.read(released_path, as_version=4)
+    n_code_cells = sum(c.cell_type == "code" for c in released.cells)
+    total = float(sum(c.metadata["nbgrader"].get("points", 0) for c in graded_cells(released).values()
+                      if c.metadata["nbgrader"].get("grade")))
+    results: dict[str, Result] = {}
+
+    for entry in sorted(submissions.iterdir()):
+        if entry.name.startswith("."):
+            continue
+        if not entry.is_dir():
+            ident = student_id(entry.stem) if entry.suffix == ".ipynb" else entry.name
+            results[ident] = Result(ident, max_score=total, status="failed", flags=[
+                "fichier hors d'un dossier d'étudiant : rangez chaque copie dans submissions/<étudiant>/"])
+            continue
+        ident = student_id(entry.name)
+        while ident in results:  # two folders that normalise to the same id
+            ident += "_bis"
+        result = results[ident] = Result(ident, max_score=total)
+        if ident != entry.name:
+            result.flags.append(f"identifiant normalisé : « {entry.name} » -> « {ident} »")
+        found, flags = find_submission(entry, released_path.name)
+        result.flags += flags
+        if found is None:
+            result.status = "failed"
+            continue
+        try:
+            submitted = nbformat.read(found, as_version=4)
+        except Exception as exc:  # not JSON, not a notebook
+            result.status, result.flags = "failed", result.flags + [f"notebook illisible : {exc}"]
+            continue
+        result.flags += integrity_flags(submitted, released)
+        target = root / "submitted" / result.student / lab_id
+        target.mkdir(parents=True, exist_ok=True)
+        nbformat.write(submitted, target / released_path.name)
+        autograded = root / "autograded" / result.student / lab_id / released_path.name
+        try:
+            done = _nbgrader(root, "autograde", lab_id, f"--student={result.student}", "--force",
+                             timeout=cell_timeout * (n_code_cells + 2) + 120, memory_mb=memory_mb,
+                             cell_timeout=cell_timeout)
+            log = done.stdout + done.stderr
+        except subprocess.TimeoutExpired:
+            log = ""
+            result.flags.append("temps total de correction dépassé")
+        result.flags += _execution_flags(autograded, log)
+        if not autograded.exists():
+            result.status = "failed"
+            errors = [line for line in log.splitlines() if "| ERROR]" in line]
+            result.flags.append("nbgrader n'a pas pu noter la copie" + (f" : {errors[0]}" if errors else ""))
+
+    scores = _read_scores(root, lab_id)
+    feedback_dir = lab_out / "feedback"
+    feedback_dir.mkdir(parents=True, exist_ok=True)
+    for result in results.values():
+        if result.student in scores:
+            result.score, result.max_score = scores[result.student]
+        if result.status != "failed":
+            _nbgrader(root, "generate_feedback", lab_id, f"--student={result.student}", "--force")
+            html = root / "feedback" / result.student / lab_id / released_path.with_suffix(".html").name
+            if html.exists():
+                shutil.copy(html, feedback_dir / f"{result.student}.html")
+                result.feedback = str(feedback_dir / f"{result.student}.html")
+        if result.status == "graded" and result.flags:
+            result.status = "flagged"
+
+    write_reports(lab_id, list(results.values()), lab_out)
+    return list(results.values())
+
+
+def write_reports(lab_id: str, results: list[Result], lab_out: Path) -> None:
+    lab_out.mkdir(parents=True, exist_ok=True)
+    with open(lab_out / "grades.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["lab", "etudiant", "note", "note_max", "statut", "alertes"])
+        for r in results:
+            writer.writerow([lab_id, r.student, f"{r.score:g}", f"{r.max_score:g}", r.status, " | ".join(r.flags)])
+    (lab_out / "report.json").write_text(
+        json.dumps([asdict(r) for r in results], ensure_ascii=False, indent=2), encoding="utf-8"
+    )
