@@ -86,8 +86,9 @@ def _limit_memory(megabytes: int):
     return apply
 
 
-def _nbgrader(root: Path, *args: str, timeout: float | None = None, memory_mb: int | None = None,
-              cell_timeout: int | None = None) -> subprocess.CompletedProcess:
+def _nbgrader(
+    root: Path, *args: str, timeout: float | None = None, memory_mb: int | None = None, cell_timeout: int | None = None
+) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}"]
     if cell_timeout is not None:
         command.append(f"--Execute.timeout={cell_timeout}")
@@ -116,8 +117,9 @@ def prepare_course(lab_id: str, root: Path, labs_dir: Path = LABS_DIR) -> Path:
         shutil.rmtree(root)
     (root / "source").mkdir(parents=True)
     shutil.copy(CONFIG_FILE, root / "nbgrader_config.py")
-    shutil.copytree(source_nb.parent, root / "source" / lab_id,
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    shutil.copytree(
+        source_nb.parent, root / "source" / lab_id, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
+    )
     done = _nbgrader(root, "generate_assignment", lab_id, "--force", "--create")
     released = root / "release" / lab_id / source_nb.name
     if done.returncode != 0 or not released.exists():
@@ -213,7 +215,11 @@ def find_submission(folder: Path, notebook_name: str) -> tuple[Path | None, list
         chosen = candidates[0]
     else:
         return None, [f"aucun notebook « {notebook_name} » dans la copie ({len(candidates)} fichier(s) .ipynb)"]
-    flags = [] if chosen.name == notebook_name else [f"fichier renommé : « {chosen.name} » traité comme « {notebook_name} »"]
+    flags = (
+        []
+        if chosen.name == notebook_name
+        else [f"fichier renommé : « {chosen.name} » traité comme « {notebook_name} »"]
+    )
     return chosen, flags
 
 
@@ -227,9 +233,24 @@ def integrity_flags(submitted, released) -> list[str]:
         if mine is None:
             kind = "de test" if is_test_cell(cell) else "de réponse" if meta.get("solution") else "verrouillée"
             flags.append(f"cellule {kind} supprimée : {grade_id}")
-        elif (is_test_cell(cell) or (meta.get("locked") and not meta.get("solution"))) and mine.source != cell.source:
+        elif (is_test_cell(cell) or (meta.get("locked") and not meta.get("solution"))) and _without_hidden_tests(
+            mine.source
+        ) != cell.source.strip():
             flags.append(f"cellule verrouillée modifiée : {grade_id}")
     return flags
+
+
+def _without_hidden_tests(source: str) -> str:
+    """The cell as released: the instructor's own notebook is not 'altered'."""
+    kept, hidden = [], False
+    for line in source.splitlines():
+        if HIDDEN_MARKERS[0] in line:
+            hidden = True
+        elif HIDDEN_MARKERS[1] in line:
+            hidden = False
+        elif not hidden:
+            kept.append(line)
+    return "\n".join(kept).strip()
 
 
 def _execution_flags(autograded: Path, log: str) -> list[str]:
@@ -278,8 +299,13 @@ def autograde(
     released_path = prepare_course(lab_id, root, labs_dir)
     released = nbformat.read(released_path, as_version=4)
     n_code_cells = sum(c.cell_type == "code" for c in released.cells)
-    total = float(sum(c.metadata["nbgrader"].get("points", 0) for c in graded_cells(released).values()
-                      if c.metadata["nbgrader"].get("grade")))
+    total = float(
+        sum(
+            c.metadata["nbgrader"].get("points", 0)
+            for c in graded_cells(released).values()
+            if c.metadata["nbgrader"].get("grade")
+        )
+    )
     results: dict[str, Result] = {}
 
     for entry in sorted(submissions.iterdir()):
@@ -287,8 +313,12 @@ def autograde(
             continue
         if not entry.is_dir():
             ident = student_id(entry.stem) if entry.suffix == ".ipynb" else entry.name
-            results[ident] = Result(ident, max_score=total, status="failed", flags=[
-                "fichier hors d'un dossier d'étudiant : rangez chaque copie dans submissions/<étudiant>/"])
+            results[ident] = Result(
+                ident,
+                max_score=total,
+                status="failed",
+                flags=["fichier hors d'un dossier d'étudiant : rangez chaque copie dans submissions/<étudiant>/"],
+            )
             continue
         ident = student_id(entry.name)
         while ident in results:  # two folders that normalise to the same id
@@ -312,9 +342,16 @@ def autograde(
         nbformat.write(submitted, target / released_path.name)
         autograded = root / "autograded" / result.student / lab_id / released_path.name
         try:
-            done = _nbgrader(root, "autograde", lab_id, f"--student={result.student}", "--force",
-                             timeout=cell_timeout * (n_code_cells + 2) + 120, memory_mb=memory_mb,
-                             cell_timeout=cell_timeout)
+            done = _nbgrader(
+                root,
+                "autograde",
+                lab_id,
+                f"--student={result.student}",
+                "--force",
+                timeout=cell_timeout * (n_code_cells + 2) + 120,
+                memory_mb=memory_mb,
+                cell_timeout=cell_timeout,
+            )
             log = done.stdout + done.stderr
         except subprocess.TimeoutExpired:
             log = ""

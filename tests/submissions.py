@@ -38,7 +38,9 @@ def solved(source, released, answers=None):
 
 
 def _strip_markers(text: str) -> str:
-    return "\n".join(line for line in text.splitlines() if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+    return "\n".join(
+        line for line in text.splitlines() if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
+    )
 
 
 def tests_replaced_by_pass(source, released, answers):

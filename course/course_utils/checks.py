@@ -8,8 +8,9 @@ failing visible test does not hand out the answer.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ def _as_array(value: Any, what: str) -> np.ndarray:
     try:
         return np.asarray(value)
     except Exception as exc:  # pragma: no cover - exotic inputs
-        raise AssertionError(f"{what} : impossible de convertir le résultat en tableau ({exc}).")
+        raise AssertionError(f"{what} : impossible de convertir le résultat en tableau ({exc}).") from None
 
 
 def assert_close(
@@ -81,9 +82,7 @@ def assert_raises(
             ) from None
         return
     except Exception as exc:
-        raise AssertionError(
-            f"{label} : erreur attendue {exception.__name__}, obtenue {type(exc).__name__}."
-        ) from None
+        raise AssertionError(f"{label} : erreur attendue {exception.__name__}, obtenue {type(exc).__name__}.") from None
     raise AssertionError(f"{label} : une entrée invalide aurait dû lever {exception.__name__}.")
 
 
@@ -103,9 +102,7 @@ def forbid(*targets: str):
             original = getattr(owner, attr)
 
             def refuse(*args, _target=target, **kwargs):
-                raise AssertionError(
-                    f"{_target} est interdit dans cet exercice : implémentez le calcul vous-même."
-                )
+                raise AssertionError(f"{_target} est interdit dans cet exercice : implémentez le calcul vous-même.")
 
             setattr(owner, attr, refuse)
             patched.append((owner, attr, original))

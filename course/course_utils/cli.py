@@ -1,12 +1,12 @@
 """The ``course`` command: one entry point for students, instructors and CI.
 
-    course lab                       JupyterLab on the course (nbgrader extensions on)
-    course test [pytest args]        the whole test suite, offline, profile ci
-    course run --profile P NB...     papermill runs + summary of recorded figures
-    course release [LAB...]          student versions of the labs
-    course autograde LAB SUBMISSIONS grade a folder of submissions
-    course validate NOTEBOOK         a student checks their notebook before submitting
-    course sync [--check]            README tables and Colab cells from the syllabus
+course lab                       JupyterLab on the course (nbgrader extensions on)
+course test [pytest args]        the whole test suite, offline, profile ci
+course run --profile P NB...     papermill runs + summary of recorded figures
+course release [LAB...]          student versions of the labs
+course autograde LAB SUBMISSIONS grade a folder of submissions
+course validate NOTEBOOK         a student checks their notebook before submitting
+course sync [--check]            README tables and Colab cells from the syllabus
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ def chapter_notebooks() -> list[Path]:
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={ROOT}", *args.jupyter_args]
+    command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={ROOT}", *args.extra]
+    if os.geteuid() == 0:  # containers and CI machines run as root
+        command.append("--allow-root")
     print("JupyterLab sur", ROOT, "(extensions nbgrader : validation, liste des devoirs, formgrader)")
     return subprocess.call(command, cwd=ROOT)
 
@@ -45,8 +47,16 @@ def cmd_lab(args: argparse.Namespace) -> int:
 def cmd_test(args: argparse.Namespace) -> int:
     env = {**os.environ, **OFFLINE_ENV}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "tests" / "netguard"), env.get("PYTHONPATH")]))
-    command = [sys.executable, "-m", "pytest", "tests", *map(str, chapter_notebooks()), "--nbmake",
-               "--nbmake-timeout=300", *args.pytest_args]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "tests",
+        *map(str, chapter_notebooks()),
+        "--nbmake",
+        "--nbmake-timeout=300",
+        *args.extra,
+    ]
     return subprocess.call(command, cwd=ROOT, env=env)
 
 
@@ -73,8 +83,9 @@ def cmd_release(args: argparse.Namespace) -> int:
 def cmd_autograde(args: argparse.Namespace) -> int:
     from graders import pipeline
 
-    results = pipeline.autograde(args.lab, Path(args.submissions), Path(args.out),
-                                 cell_timeout=args.cell_timeout, memory_mb=args.memory_mb)
+    results = pipeline.autograde(
+        args.lab, Path(args.submissions), Path(args.out), cell_timeout=args.cell_timeout, memory_mb=args.memory_mb
+    )
     for r in results:
         flags = f"  [{'; '.join(r.flags)}]" if r.flags else ""
         print(f"{r.student:<24} {r.score:>6g} / {r.max_score:<6g} {r.status}{flags}")
@@ -118,12 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("lab", help="lancer JupyterLab sur le cours")
-    p.add_argument("jupyter_args", nargs=argparse.REMAINDER)
+    p = sub.add_parser("lab", help="lancer JupyterLab sur le cours (options passées à jupyter lab)")
     p.set_defaults(func=cmd_lab)
 
-    p = sub.add_parser("test", help="toute la suite de tests, hors ligne, profil ci")
-    p.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    p = sub.add_parser("test", help="toute la suite de tests, hors ligne, profil ci (options passées à pytest)")
     p.set_defaults(func=cmd_test)
 
     p = sub.add_parser("run", help="exécuter des notebooks avec papermill sous un profil")
@@ -156,7 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command in ("lab", "test"):
+        args.extra = extra
+    elif extra:
+        parser.error(f"arguments inconnus : {' '.join(extra)}")
     # Tools of this environment (jupyter, nbgrader's alembic) first on the PATH.
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     try:

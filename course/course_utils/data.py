@@ -26,7 +26,7 @@ def stdlib_root() -> Path:
     return Path(sysconfig.get_paths()["stdlib"])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _stdlib_files() -> tuple[tuple[str, str], ...]:
     root = stdlib_root()
     found = []
@@ -121,7 +121,13 @@ _OBJECTS = [
     "des données personnelles",
     "le prochain jeton",
 ]
-_ENDINGS = ["avant la mise en production.", "en moins d'une seconde.", "à chaque itération.", "sans accès réseau.", "pour l'été."]
+_ENDINGS = [
+    "avant la mise en production.",
+    "en moins d'une seconde.",
+    "à chaque itération.",
+    "sans accès réseau.",
+    "pour l'été.",
+]
 
 
 def french_sentences(n: int = 1000, seed: int = 0) -> Dataset:
@@ -134,7 +140,6 @@ def french_sentences(n: int = 1000, seed: int = 0) -> Dataset:
         raise ValueError("Le nombre de phrases doit être positif ou nul.")
     rng = random.Random(seed)
     texts = [
-        f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} {rng.choice(_ENDINGS)}"
-        for _ in range(n)
+        f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} {rng.choice(_ENDINGS)}" for _ in range(n)
     ]
     return Dataset.from_dict({"text": texts})

@@ -24,9 +24,7 @@ def _plain(value: Any) -> float | int | str | bool:
         return int(value)
     if isinstance(value, numbers.Real):
         return float(value)
-    raise TypeError(
-        f"Une figure doit être un nombre, un booléen ou un texte, pas {type(value).__name__}."
-    )
+    raise TypeError(f"Une figure doit être un nombre, un booléen ou un texte, pas {type(value).__name__}.")
 
 
 def record(name: str, value: Any, unit: str = "") -> dict:

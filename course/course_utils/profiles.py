@@ -12,8 +12,9 @@ given, else from the ``COURSE_PROFILE`` environment variable, else ``cpu``.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from types import SimpleNamespace
-from typing import Any, Mapping
+from typing import Any
 
 PROFILES = ("ci", "cpu", "gpu")
 DEFAULT_PROFILE = "cpu"
@@ -50,8 +51,6 @@ def pick(sizes: Mapping[str, Mapping[str, Any]], profile: str | None = None) -> 
     for p in PROFILES[1:]:
         if keys[p] != reference:
             diff = sorted(keys[p] ^ reference)
-            raise ProfileError(
-                f"Le profil {p!r} ne définit pas les mêmes réglages que {PROFILES[0]!r} : {diff}."
-            )
+            raise ProfileError(f"Le profil {p!r} ne définit pas les mêmes réglages que {PROFILES[0]!r} : {diff}.")
     name = current_profile(profile)
     return SimpleNamespace(profile=name, **sizes[name])

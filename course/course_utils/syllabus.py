@@ -89,9 +89,12 @@ def _hours(module: dict) -> str:
 def course_table(syllabus: dict) -> str:
     rows = ["| Module | Titre | Notebooks | Labs | Prévu (issue) | Durée |", "|---|---|---|---|---|---|"]
     for m in modules(syllabus):
-        planned = ", ".join(
-            f"{p['title']} ({'#' + str(p['issue']) if p.get('issue') else 'à planifier'})" for p in m["planned"]
-        ) or "—"
+        planned = (
+            ", ".join(
+                f"{p['title']} ({'#' + str(p['issue']) if p.get('issue') else 'à planifier'})" for p in m["planned"]
+            )
+            or "—"
+        )
         rows.append(
             f"| [{m['id']}]({m['id']}/README.md) | {m['title']} | {len(m['notebooks'])} | "
             f"{len(m['labs'])} | {planned} | {_hours(m)} |"
