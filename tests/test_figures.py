@@ -2,14 +2,15 @@ import nbformat
 import numpy as np
 import pytest
 
-from course_utils.figures import MIME_TYPE, figures_from_notebook, record
+from course_utils.figures import MIME_TYPE, figure_entry, figures_from_notebook, record
 
 
 def test_record_accepts_numpy_and_torch_scalars():
     import torch
 
-    assert record("loss", torch.tensor(1.5), "nats") == {"name": "loss", "value": 1.5, "unit": "nats"}
-    assert record("steps", np.int64(3))["value"] == 3
+    assert figure_entry("loss", torch.tensor(1.5), "nats") == {"name": "loss", "value": 1.5, "unit": "nats"}
+    assert figure_entry("steps", np.int64(3))["value"] == 3
+    assert record("loss", 1.5) is None  # a cell ending with record() shows only the figure
 
 
 def test_record_rejects_arrays_and_empty_names():

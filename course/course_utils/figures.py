@@ -27,11 +27,16 @@ def _plain(value: Any) -> float | int | str | bool:
     raise TypeError(f"Une figure doit être un nombre, un booléen ou un texte, pas {type(value).__name__}.")
 
 
-def record(name: str, value: Any, unit: str = "") -> dict:
-    """Record a named figure and show it; return the recorded entry."""
+def figure_entry(name: str, value: Any, unit: str = "") -> dict:
+    """The recorded form of a figure: plain JSON types only."""
     if not name or not isinstance(name, str):
         raise ValueError("Le nom d'une figure doit être un texte non vide.")
-    entry = {"name": name, "value": _plain(value), "unit": unit}
+    return {"name": name, "value": _plain(value), "unit": unit}
+
+
+def record(name: str, value: Any, unit: str = "") -> None:
+    """Record a named figure and show it (returns None: nothing extra is displayed)."""
+    entry = figure_entry(name, value, unit)
     shown = entry["value"]
     if isinstance(shown, float) and math.isfinite(shown):
         shown = f"{shown:.6g}"
@@ -42,7 +47,6 @@ def record(name: str, value: Any, unit: str = "") -> dict:
         print(text)
     else:
         display({"text/plain": text, MIME_TYPE: entry}, raw=True)
-    return entry
 
 
 def figures_from_notebook(nb: dict) -> list[dict]:

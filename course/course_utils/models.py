@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 SPECIAL_TOKENS = {"bos_token": "<|bos|>", "eos_token": "<|eos|>", "pad_token": "<|pad|>"}
@@ -123,8 +124,9 @@ def load_causal_lm(name: str | None = None, *, seed: int = 0, **kwargs):
     elif offline:
         options["local_files_only"] = True
     try:
-        tokenizer = AutoTokenizer.from_pretrained(str(local) if local.is_dir() else name, **options)
-        model = AutoModelForCausalLM.from_pretrained(str(local) if local.is_dir() else name, **options)
+        with _quiet_loading():
+            tokenizer = AutoTokenizer.from_pretrained(str(local) if local.is_dir() else name, **options)
+            model = AutoModelForCausalLM.from_pretrained(str(local) if local.is_dir() else name, **options)
     except (OSError, ValueError) as exc:
         if local.is_dir():
             raise FileNotFoundError(f"Le dossier {local} ne contient pas de modèle lisible : {exc}") from exc
@@ -148,4 +150,19 @@ def load_embedding_model(device: str = "cpu"):
     """The real sentence embedding model (``SentenceTransformer``), from site-packages."""
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(str(embedding_model_path()), device=device, local_files_only=True)
+    with _quiet_loading():
+        return SentenceTransformer(str(embedding_model_path()), device=device, local_files_only=True)
+
+
+@contextmanager
+def _quiet_loading():
+    """No 'Loading weights' bar on stderr: it would zero a graded nbgrader cell."""
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
