@@ -141,18 +141,28 @@ def check_release(released: Path, source: Path) -> None:
             raise GradingError(f"{released} divulgue une ligne de solution ou de test caché : {secret!r}.")
 
 
+def _split_regions(source: str, markers: tuple[str, str]) -> tuple[list[str], list[str]]:
+    """Lines outside and inside the ``BEGIN ...``/``END ...`` regions of one cell (markers dropped)."""
+    outside, inside, within = [], [], False
+    for line in source.splitlines():
+        if markers[0] in line:
+            within = True
+        elif markers[1] in line:
+            within = False
+        else:
+            (inside if within else outside).append(line)
+    return outside, inside
+
+
 def secret_lines(nb) -> set[str]:
     """Lines inside solution or hidden-test regions (long enough to be specific)."""
-    secrets, inside = set(), False
+    secrets = set()
     for cell in nb.cells:
-        for line in cell.source.splitlines():
-            stripped = line.strip()
-            if any(m in stripped for m in SOLUTION_MARKERS[:1] + HIDDEN_MARKERS[:1]):
-                inside = True
-            elif any(m in stripped for m in SOLUTION_MARKERS[1:] + HIDDEN_MARKERS[1:]):
-                inside = False
-            elif inside and len(stripped) > 12 and not stripped.startswith("#"):
-                secrets.add(stripped)
+        for markers in (SOLUTION_MARKERS, HIDDEN_MARKERS):
+            for line in _split_regions(cell.source, markers)[1]:
+                stripped = line.strip()
+                if len(stripped) > 12 and not stripped.startswith("#"):
+                    secrets.add(stripped)
     return secrets
 
 
@@ -242,15 +252,7 @@ def integrity_flags(submitted, released) -> list[str]:
 
 def _without_hidden_tests(source: str) -> str:
     """The cell as released: the instructor's own notebook is not 'altered'."""
-    kept, hidden = [], False
-    for line in source.splitlines():
-        if HIDDEN_MARKERS[0] in line:
-            hidden = True
-        elif HIDDEN_MARKERS[1] in line:
-            hidden = False
-        elif not hidden:
-            kept.append(line)
-    return "\n".join(kept).strip()
+    return "\n".join(_split_regions(source, HIDDEN_MARKERS)[0]).strip()
 
 
 def _execution_flags(autograded: Path, log: str) -> list[str]:
