@@ -55,3 +55,22 @@ def test_forbid_blocks_then_restores():
             torch.zeros(2).softmax(0)
     assert torch.nn.functional.softmax is original
     assert torch.zeros(2).softmax(0).sum() == 1
+
+
+class _Rotary:
+    @staticmethod
+    def angles(n):
+        return list(range(n))
+
+
+class _Child(_Rotary):
+    pass
+
+
+def test_forbid_restores_static_and_inherited_methods():
+    with forbid("test_checks._Rotary.angles", "test_checks._Child.angles"):
+        with pytest.raises(AssertionError, match="interdit"):
+            _Rotary().angles(2)
+    assert isinstance(vars(_Rotary)["angles"], staticmethod)
+    assert "angles" not in vars(_Child)
+    assert _Child().angles(3) == [0, 1, 2]

