@@ -301,14 +301,9 @@ def base_model_path(profile: str | None = None) -> Path:
 
 def load_base_model(profile: str | None = None):
     """Return ``(model, tokenizer)``: the course's pretrained code model, in eval mode."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from .models import load_causal_lm
 
-    from .models import _quiet_loading
-
-    folder = base_model_path(profile)
-    with _quiet_loading():
-        model = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
-    return model.eval(), AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    return load_causal_lm(str(base_model_path(profile)))
 
 
 def training_summary(profile: str | None = None) -> dict:
