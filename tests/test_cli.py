@@ -1,6 +1,7 @@
 """The `course` command as users call it."""
 
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -8,6 +9,7 @@ import time
 import urllib.request
 
 import nbformat
+import psutil
 import pytest
 
 from graders import pipeline
@@ -126,6 +128,23 @@ def test_course_lab_serves_the_course_with_nbgrader(root):
         assert urllib.request.urlopen(f"{base}/formgrader", timeout=30).status == 200
         courses = json.load(urllib.request.urlopen(f"{base}/assignments?course_id=cours-llm", timeout=30))
         assert courses["success"], courses
+        # A supervisor stopping `course lab` stops JupyterLab: nothing is left running.
+        family = [server.pid, *(p.pid for p in psutil.Process(server.pid).children(recursive=True))]
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+        _, alive = psutil.wait_procs([p for p in map(_process, family) if p], timeout=30)
+        assert not alive, f"processus restés en vie : {alive}"
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"{base}/api/status", timeout=2)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        if server.poll() is None:
+            server.kill()
+            server.wait(timeout=30)
+
+
+def _process(pid):
+    try:
+        process = psutil.Process(pid)
+        return None if process.status() == psutil.STATUS_ZOMBIE else process
+    except psutil.NoSuchProcess:
+        return None

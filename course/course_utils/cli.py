@@ -7,6 +7,7 @@ course release [LAB...]          student versions of the labs
 course autograde LAB SUBMISSIONS grade a folder of submissions
 course validate NOTEBOOK         a student checks their notebook before submitting
 course sync [--check]            README tables and Colab cells from the syllabus
+course lock                      regenerate requirements.lock from pyproject.toml (uv)
 """
 
 from __future__ import annotations
@@ -40,8 +41,11 @@ def cmd_lab(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={ROOT}", *args.extra]
     if os.geteuid() == 0:  # containers and CI machines run as root
         command.append("--allow-root")
-    print("JupyterLab sur", ROOT, "(extensions nbgrader : validation, liste des devoirs, formgrader)")
-    return subprocess.call(command, cwd=ROOT)
+    print("JupyterLab sur", ROOT, "(extensions nbgrader : validation, liste des devoirs, formgrader)", flush=True)
+    # JupyterLab replaces this process: a supervisor's SIGTERM or Ctrl-C reaches
+    # the server itself, which stops its kernels and leaves nothing behind.
+    os.chdir(ROOT)
+    os.execv(sys.executable, command)
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -125,6 +129,46 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+LOCK_FILE = ROOT / "requirements.lock"
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def lock_command(output: Path = LOCK_FILE) -> list[str]:
+    """``uv pip compile`` of pyproject.toml for the course's platform (CPU torch build)."""
+    # The lock pins torch's CPU build (``+cpu``): from a local wheel folder when pip
+    # has one (PIP_FIND_LINKS), else from PyTorch's CPU index (bin/course does the same).
+    torch_source = ["--extra-index-url", TORCH_CPU_INDEX, "--index-strategy", "unsafe-best-match"]
+    for folder in os.environ.get("PIP_FIND_LINKS", "").split():
+        if list(Path(folder).glob("torch-*+cpu-*.whl")):
+            torch_source = ["--find-links", folder]
+    uv = Path(sys.executable).parent / "uv"
+    return [
+        str(uv) if uv.exists() else "uv",
+        "pip",
+        "compile",
+        "--quiet",
+        str(ROOT / "pyproject.toml"),
+        "--extra",
+        "dev",
+        "--python-version",
+        "3.11",
+        "--python-platform",
+        "x86_64-manylinux_2_28",
+        "--custom-compile-command",
+        "bin/course lock",
+        *torch_source,
+        "--output-file",
+        str(output),
+    ]
+
+
+def cmd_lock(args: argparse.Namespace) -> int:
+    done = subprocess.call(lock_command(), cwd=ROOT)
+    if done == 0:
+        print(f"{LOCK_FILE.name} régénéré : relancez bin/course (il réinstalle) puis bin/course test.")
+    return done
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -161,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sync", help="régénérer les tableaux des README et les cellules Colab")
     p.add_argument("--check", action="store_true", help="ne rien écrire ; échouer si quelque chose diffère")
     p.set_defaults(func=cmd_sync)
+
+    p = sub.add_parser("lock", help="régénérer requirements.lock depuis pyproject.toml (uv)")
+    p.set_defaults(func=cmd_lock)
     return parser
 
 
