@@ -23,3 +23,26 @@ c.OverwriteCells.missing_cell_notification = (
 # Per-cell limit; the pipeline overrides it from its --cell-timeout option.
 c.Execute.timeout = 120
 c.Execute.interrupt_on_timeout = True
+
+# Library noise on stderr must never zero a test cell: our StderrToStdout takes the
+# place of nbgrader's IgnorePattern, right after execution (see graders/preprocessors.py).
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties,
+    CheckCellMetadata,
+    Execute,
+    LimitOutput,
+    SaveAutoGrades,
+)
+
+from graders.preprocessors import StderrToStdout  # noqa: E402
+
+c.Autograde.autograde_preprocessors = [
+    Execute,
+    StderrToStdout,
+    ClearMetadataPreprocessor,
+    LimitOutput,
+    SaveAutoGrades,
+    AssignLatePenalties,
+    CheckCellMetadata,
+]

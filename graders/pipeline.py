@@ -28,14 +28,19 @@ from pathlib import Path
 
 import nbformat
 
+from course_utils.quiet import QUIET_ENV, ipython_startup_file
+from graders.preprocessors import STDERR_MARK
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LABS_DIR = REPO_ROOT / "labs"
 CONFIG_FILE = Path(__file__).resolve().parent / "nbgrader_config.py"
 
 SOLUTION_MARKERS = ("BEGIN SOLUTION", "END SOLUTION")
 HIDDEN_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
-# Quiet kernels: any stderr output in a test cell makes nbgrader score it 0.
-GRADING_ENV = {"PYTHONWARNINGS": "ignore", "TQDM_DISABLE": "1", "COURSE_PROFILE": "ci"}
+# Quiet kernels: libraries read these at import; the kernel start-up file (see
+# prepare_course) quiets their loggers. Stderr left in a test cell is kept as
+# stdout by graders.preprocessors.StderrToStdout and reported, never scored 0.
+GRADING_ENV = {**QUIET_ENV, "COURSE_PROFILE": "ci"}
 
 
 class GradingError(RuntimeError):
@@ -92,7 +97,7 @@ def _nbgrader(
     command = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}"]
     if cell_timeout is not None:
         command.append(f"--Execute.timeout={cell_timeout}")
-    env = {**os.environ, **GRADING_ENV}
+    env = {**os.environ, **GRADING_ENV, "IPYTHONDIR": str(root / ".ipython")}
     # nbgrader runs the `alembic` script of its own environment.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return subprocess.run(
@@ -117,6 +122,10 @@ def prepare_course(lab_id: str, root: Path, labs_dir: Path = LABS_DIR) -> Path:
         shutil.rmtree(root)
     (root / "source").mkdir(parents=True)
     shutil.copy(CONFIG_FILE, root / "nbgrader_config.py")
+    # Kernel start-up of the grader: library loggers quiet before any cell runs.
+    startup = root / ".ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-course-quiet.py").write_text(ipython_startup_file(), encoding="utf-8")
     shutil.copytree(
         source_nb.parent, root / "source" / lab_id, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
     )
@@ -211,6 +220,7 @@ class Result:
     max_score: float = 0.0
     status: str = "graded"  # graded | flagged | failed
     flags: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # for the instructor; do not change the status
     feedback: str = ""
 
 
@@ -266,6 +276,20 @@ def _execution_flags(autograded: Path, log: str) -> list[str]:
     return flags
 
 
+def stderr_notes(autograded: Path) -> list[str]:
+    """Test cells that wrote to stderr (kept as stdout by StderrToStdout, not scored 0)."""
+    if not autograded.exists():
+        return []
+    notes = []
+    for cell in nbformat.read(autograded, as_version=4).cells:
+        if not is_test_cell(cell):
+            continue
+        texts = [o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream"]
+        if any(STDERR_MARK in text for text in texts):
+            notes.append(f"sortie sur stderr dans la cellule de test {cell.metadata['nbgrader']['grade_id']}")
+    return notes
+
+
 def _read_scores(root: Path, lab_id: str) -> dict[str, tuple[float, float]]:
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -288,17 +312,27 @@ def autograde(
     cell_timeout: int = 60,
     memory_mb: int = 6144,
     labs_dir: Path = LABS_DIR,
+    prepared: Path | None = None,
 ) -> list[Result]:
     """Grade every student folder in ``submissions``; write feedback and grades.
 
     Writes ``out/<lab_id>/grades.csv``, ``report.json`` and
     ``feedback/<student>.html``. Returns one :class:`Result` per student.
+    ``prepared``: the released notebook of a course directory that
+    :func:`prepare_course` made for this lab and nothing graded yet (saves
+    generating it again); by default a fresh one is made under ``out``.
     """
     if not submissions.is_dir():
         raise GradingError(f"Dossier de copies introuvable : {submissions}.")
     lab_out = out / lab_id
-    root = lab_out / "nbgrader"
-    released_path = prepare_course(lab_id, root, labs_dir)
+    if prepared is None:
+        root = lab_out / "nbgrader"
+        released_path = prepare_course(lab_id, root, labs_dir)
+    else:
+        released_path = prepared
+        root = prepared.parents[2]
+        if not (root / "gradebook.db").exists() or (root / "submitted").exists():
+            raise GradingError(f"{root} n'est pas un dossier de cours fraîchement préparé.")
     released = nbformat.read(released_path, as_version=4)
     n_code_cells = sum(c.cell_type == "code" for c in released.cells)
     total = float(
@@ -359,6 +393,7 @@ def autograde(
             log = ""
             result.flags.append("temps total de correction dépassé")
         result.flags += _execution_flags(autograded, log)
+        result.notes += stderr_notes(autograded)
         if not autograded.exists():
             result.status = "failed"
             errors = [line for line in log.splitlines() if "| ERROR]" in line]
@@ -367,11 +402,14 @@ def autograde(
     scores = _read_scores(root, lab_id)
     feedback_dir = lab_out / "feedback"
     feedback_dir.mkdir(parents=True, exist_ok=True)
+    # One nbgrader process writes every student's feedback (it reads only the
+    # autograded notebooks, never runs student code).
+    if any(r.status != "failed" for r in results.values()):
+        _nbgrader(root, "generate_feedback", lab_id, "--force")
     for result in results.values():
         if result.student in scores:
             result.score, result.max_score = scores[result.student]
         if result.status != "failed":
-            _nbgrader(root, "generate_feedback", lab_id, f"--student={result.student}", "--force")
             html = root / "feedback" / result.student / lab_id / released_path.with_suffix(".html").name
             if html.exists():
                 shutil.copy(html, feedback_dir / f"{result.student}.html")

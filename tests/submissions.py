@@ -6,8 +6,13 @@ solutions) and the released one (student version) and returns a notebook.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import nbformat
+
+# A lab of a few seconds, for the grading pipeline's own tests (hostile copies, validate).
+FIXTURE_LABS = Path(__file__).resolve().parent / "fixtures" / "labs"
+TINY_LAB = "tiny-lab"
 
 
 def _cell(nb, grade_id):

@@ -1,7 +1,10 @@
 """Every lab can be graded: the solution scores full marks, the release zero,
 and hostile submissions are graded or flagged without stopping the batch.
 
-Autograding the source solution is also each lab's execution check.
+Autograding the source solution is also each lab's execution check: each lab
+is released once and executed once per copy (solution, release). The hostile
+copies go to a tiny fixture lab (tests/fixtures/labs/tiny-lab), where the
+pipeline's behaviour is the same and a copy grades in seconds.
 """
 
 import nbformat
@@ -12,48 +15,47 @@ from course_utils import syllabus
 from graders import pipeline
 
 LABS = {lab["id"]: lab for lab in syllabus.labs(syllabus.load())}
-PROVING_LAB = "partie-02-entropie"
+TINY = S.TINY_LAB
+
+
+def _tiny_source():
+    return pipeline.lab_notebook(TINY, S.FIXTURE_LABS)
 
 
 @pytest.fixture(scope="module")
-def released(tmp_path_factory):
-    return pipeline.release(list(LABS), tmp_path_factory.mktemp("release"))
+def tiny_release(tmp_path_factory):
+    return pipeline.release([TINY], tmp_path_factory.mktemp("release"), S.FIXTURE_LABS)[TINY]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lab_id", sorted(LABS))
-def test_solution_full_marks_release_zero(lab_id, released, tmp_path):
+def test_lab_release_and_grades(lab_id, tmp_path):
     source_path = pipeline.lab_notebook(lab_id)
-    release_path = released[lab_id]
+    assert pipeline.secret_lines(nbformat.read(source_path, as_version=4)), "the lab has solutions and hidden tests"
+    # prepare_course checks the release: no marker and no line of a solution or a
+    # hidden test survives (the consignes may quote a call in prose).
+    release_path = pipeline.prepare_course(lab_id, tmp_path / "course")
     S.write(nbformat.read(source_path, as_version=4), tmp_path / "copies" / "solution" / source_path.name)
     S.write(nbformat.read(release_path, as_version=4), tmp_path / "copies" / "release" / release_path.name)
-    results = {r.student: r for r in pipeline.autograde(lab_id, tmp_path / "copies", tmp_path / "out")}
-    points = LABS[lab_id]["points"]
-    assert (results["solution"].score, results["solution"].max_score) == (points, points), results["solution"]
-    assert (
-        results["solution"].status == "graded" and (tmp_path / "out" / lab_id / "feedback" / "solution.html").exists()
-    )
+    results = {
+        r.student: r for r in pipeline.autograde(lab_id, tmp_path / "copies", tmp_path / "out", prepared=release_path)
+    }
+    solution, points = results["solution"], LABS[lab_id]["points"]
+    assert (solution.score, solution.max_score) == (points, points), solution
+    assert solution.status == "graded" and (tmp_path / "out" / lab_id / "feedback" / "solution.html").exists()
+    # Library noise cannot zero a test cell (it is kept as stdout), but a lab must not make any.
+    assert solution.notes == [], f"une cellule de test écrit sur stderr : {solution.notes}"
     assert results["release"].score == 0, results["release"]
     assert (tmp_path / "out" / lab_id / "grades.csv").read_text(encoding="utf-8").count("\n") == 3
 
 
-@pytest.mark.parametrize("lab_id", sorted(LABS))
-def test_release_hides_solutions_and_hidden_tests(lab_id, released):
-    source_path = pipeline.lab_notebook(lab_id)
-    assert pipeline.secret_lines(nbformat.read(source_path, as_version=4)), "the lab has solutions and hidden tests"
-    # No marker and no line of a solution or a hidden test survives as a line of the
-    # release (the consignes may quote a call in prose, e.g. to fix a random draw).
-    pipeline.check_release(released[lab_id], source_path)
-
-
-def test_release_check_catches_a_leak(released, tmp_path):
-    source_path = pipeline.lab_notebook(PROVING_LAB)
-    leaky = nbformat.read(released[PROVING_LAB], as_version=4)
-    secret = sorted(pipeline.secret_lines(nbformat.read(source_path, as_version=4)))[0]
+def test_release_check_catches_a_leak(tiny_release, tmp_path):
+    leaky = nbformat.read(tiny_release, as_version=4)
+    secret = sorted(pipeline.secret_lines(nbformat.read(_tiny_source(), as_version=4)))[0]
     leaky.cells[-1].source += "\n" + secret
     nbformat.write(leaky, tmp_path / "leaky.ipynb")
     with pytest.raises(pipeline.GradingError, match="divulgue"):
-        pipeline.check_release(tmp_path / "leaky.ipynb", source_path)
+        pipeline.check_release(tmp_path / "leaky.ipynb", _tiny_source())
 
 
 def test_submission_names_are_normalised():
@@ -65,68 +67,79 @@ def test_submission_names_are_normalised():
 
 
 @pytest.fixture(scope="module")
-def hostile_batch(released, tmp_path_factory):
-    """One autograde run over honest and hostile copies of the proving lab."""
-    src = nbformat.read(pipeline.lab_notebook(PROVING_LAB), as_version=4)
-    rel = nbformat.read(released[PROVING_LAB], as_version=4)
-    copies, name = tmp_path_factory.mktemp("copies"), released[PROVING_LAB].name
+def hostile_batch(tiny_release, tmp_path_factory):
+    """One autograde run over honest and hostile copies of the tiny lab."""
+    src, rel = nbformat.read(_tiny_source(), as_version=4), nbformat.read(tiny_release, as_version=4)
+    copies, name = tmp_path_factory.mktemp("copies"), tiny_release.name
     S.write(S.solved(src, rel), copies / "honest" / name)
-    S.write(S.tests_replaced_by_pass(src, rel, ["softmax_answer"]), copies / "tests_as_pass" / name)
+    S.write(rel, copies / "release" / name)
+    S.write(S.tests_replaced_by_pass(src, rel, ["add_answer", "mean_answer"]), copies / "tests_as_pass" / name)
     S.write(
-        S.with_code_appended(src, rel, "softmax_answer", "def softmax(logits, dim=-1):\n    while True:\n        pass"),
+        S.with_code_appended(src, rel, "add_answer", "def add(a, b):\n    while True:\n        pass"),
         copies / "infinite_loop" / name,
     )
-    S.write(
-        S.with_code_prepended(src, rel, "cross_entropy_answer", "raise RuntimeError('boom')"), copies / "raises" / name
-    )
-    S.write(S.with_code_prepended(src, rel, "kl_answer", "import os\nos._exit(1)"), copies / "os_exit" / name)
+    S.write(S.with_code_prepended(src, rel, "mean_answer", "raise RuntimeError('boom')"), copies / "raises" / name)
+    S.write(S.with_code_prepended(src, rel, "square_answer", "import os\nos._exit(1)"), copies / "os_exit" / name)
     S.write(S.solved(src, rel), copies / "Élodie Colab" / f"Copy of {name}")
-    S.write(S.without_cell(src, rel, "test_kl"), copies / "deleted_test" / name)
+    S.write(S.without_cell(src, rel, "test_square"), copies / "deleted_test" / name)
     S.write(
-        S.with_code_prepended(src, rel, "bigram_answer", "_hog = bytearray(10 * 2**30)"), copies / "memory_hog" / name
+        S.with_code_prepended(src, rel, "scale_answer", "_hog = bytearray(4 * 2**30)"), copies / "memory_hog" / name
     )
     S.write(
         S.with_code_appended(
-            src, rel, "perplexity_answer", "def assert_close(*a, **k):\n    pass\ndef perplexity(x):\n    return 0.0"
+            src, rel, "square_answer", "def assert_close(*a, **k):\n    pass\ndef square(x):\n    return 0.0"
         ),
         copies / "redefines_checks" / name,
     )
     (copies / "not_json").mkdir()
     (copies / "not_json" / name).write_text("{ pas du json", encoding="utf-8")
-    results = pipeline.autograde(
-        PROVING_LAB, copies, tmp_path_factory.mktemp("graded"), cell_timeout=20, memory_mb=6144
-    )
-    return {r.student: r for r in results}
+    out = tmp_path_factory.mktemp("graded")
+    results = pipeline.autograde(TINY, copies, out, cell_timeout=5, memory_mb=2048, labs_dir=S.FIXTURE_LABS)
+    return {r.student: r for r in results}, out / TINY
 
 
 def _points(grade_ids):
-    nb = nbformat.read(pipeline.lab_notebook(PROVING_LAB), as_version=4)
     return sum(
         c.metadata["nbgrader"]["points"]
-        for c in nb.cells
+        for c in nbformat.read(_tiny_source(), as_version=4).cells
         if c.metadata.get("nbgrader", {}).get("grade_id") in grade_ids
     )
 
 
 @pytest.mark.slow
 def test_hostile_submissions(hostile_batch):
-    full = LABS[PROVING_LAB]["points"]
-    r = hostile_batch
-    assert len(r) == 10, "every copy is in the report"
-    assert (r["honest"].score, r["honest"].status) == (full, "graded")
+    r, _ = hostile_batch
+    full = _points({"test_add", "test_mean", "test_square", "test_noisy"})
+    assert len(r) == 11, "every copy is in the report"
+    assert (r["honest"].score, r["honest"].max_score, r["honest"].status) == (full, full, "graded")
+    assert r["release"].score == 0
     # Tests replaced by `pass` are restored: only the code that was written earns points.
-    assert r["tests_as_pass"].score == _points({"test_softmax", "test_log_softmax"})
-    assert any("modifiée : test_softmax" in f for f in r["tests_as_pass"].flags)
-    assert r["infinite_loop"].score == full - _points({"test_softmax"})
+    assert r["tests_as_pass"].score == _points({"test_add", "test_mean"})
+    assert any("modifiée : test_add" in f for f in r["tests_as_pass"].flags)
+    assert r["infinite_loop"].score == full - _points({"test_add"})
     assert any("délai" in f for f in r["infinite_loop"].flags)
-    assert r["raises"].score == full - _points(
-        {"test_cross_entropy", "test_ignore_index", "test_label_smoothing", "test_errors", "test_bigram"}
-    )
+    assert r["raises"].score == full - _points({"test_mean"})
     assert r["os_exit"].status == "failed" and r["os_exit"].score == 0
     assert any("noyau" in f for f in r["os_exit"].flags)
     assert (r["elodie_colab"].score, r["elodie_colab"].status) == (full, "flagged")
     assert any("Copy of" in f for f in r["elodie_colab"].flags)
-    assert r["deleted_test"].score == full and any("supprimée : test_kl" in f for f in r["deleted_test"].flags)
-    assert r["memory_hog"].score == full - _points({"test_bigram"})
-    assert r["redefines_checks"].score == full - _points({"test_perplexity"})
+    assert r["deleted_test"].score == full and any("supprimée : test_square" in f for f in r["deleted_test"].flags)
+    assert r["memory_hog"].score == full - _points({"test_noisy"})
+    assert r["redefines_checks"].score == full - _points({"test_square"})
     assert r["not_json"].status == "failed" and any("illisible" in f for f in r["not_json"].flags)
+
+
+@pytest.mark.slow
+def test_library_noise_never_zeroes_a_test_cell(hostile_batch):
+    r, lab_out = hostile_batch
+    # test_noisy writes to stderr: full marks, status untouched, the instructor is told.
+    assert r["honest"].status == "graded" and r["honest"].notes == [
+        "sortie sur stderr dans la cellule de test test_noisy"
+    ]
+    autograded = nbformat.read(lab_out / "nbgrader" / "autograded" / "honest" / TINY / "tiny.ipynb", as_version=4)
+    (noisy,) = [c for c in autograded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_noisy"]
+    streams = [o for o in noisy.outputs if o.output_type == "stream"]
+    assert all(o.name == "stdout" for o in streams), "stderr gardé comme stdout"
+    text = "".join(o.text for o in streams)
+    assert "avertissement d'une bibliothèque" in text, "le texte reste visible dans le retour"
+    assert "gemm_4bit" not in text, "le démarrage du noyau fait taire les loggers des bibliothèques"
