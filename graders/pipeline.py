@@ -111,6 +111,14 @@ def _nbgrader(
     )
 
 
+def write_quiet_ipython_dir(folder: Path) -> Path:
+    """An IPYTHONDIR whose kernels quiet library loggers before any cell runs."""
+    startup = folder / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    (startup / "00-course-quiet.py").write_text(ipython_startup_file(), encoding="utf-8")
+    return folder
+
+
 def prepare_course(lab_id: str, root: Path, labs_dir: Path = LABS_DIR) -> Path:
     """Create a fresh nbgrader course directory for one lab and generate it.
 
@@ -122,10 +130,7 @@ def prepare_course(lab_id: str, root: Path, labs_dir: Path = LABS_DIR) -> Path:
         shutil.rmtree(root)
     (root / "source").mkdir(parents=True)
     shutil.copy(CONFIG_FILE, root / "nbgrader_config.py")
-    # Kernel start-up of the grader: library loggers quiet before any cell runs.
-    startup = root / ".ipython" / "profile_default" / "startup"
-    startup.mkdir(parents=True)
-    (startup / "00-course-quiet.py").write_text(ipython_startup_file(), encoding="utf-8")
+    write_quiet_ipython_dir(root / ".ipython")
     shutil.copytree(
         source_nb.parent, root / "source" / lab_id, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
     )

@@ -99,13 +99,25 @@ def cmd_autograde(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, Execute
     from nbgrader.validator import Validator
+
+    from graders import pipeline
+    from graders.preprocessors import StderrToStdout
 
     path = Path(args.notebook).resolve()
     if not path.is_file():
         print(f"Notebook introuvable : {path}", file=sys.stderr)
         return 2
-    results = Validator().validate(str(path))
+    # The same kernel as the grader's: quiet libraries, stderr of a test cell not a failure.
+    for name, value in pipeline.GRADING_ENV.items():
+        os.environ.setdefault(name, value)
+    with tempfile.TemporaryDirectory() as ipython_dir:
+        os.environ["IPYTHONDIR"] = str(pipeline.write_quiet_ipython_dir(Path(ipython_dir)))
+        validator = Validator(preprocessors=[CheckCellMetadata, ClearOutput, Execute, StderrToStdout])
+        results = validator.validate(str(path))
     if results.get("type_changed") or results.get("changed"):
         print("Des cellules verrouillées ou de test ont été modifiées : repartez de la version distribuée.")
         return 1
