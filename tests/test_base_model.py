@@ -14,6 +14,8 @@ from course_utils.models import load_causal_lm
 
 PROFILE = "ci"
 RECIPE = base_model.RECIPES[PROFILE]
+# One worker builds and checks the model (the fixtures are per process).
+pytestmark = pytest.mark.xdist_group("base-model")
 
 
 @pytest.fixture(scope="module")

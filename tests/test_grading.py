@@ -107,6 +107,7 @@ def _points(grade_ids):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("hostile")
 def test_hostile_submissions(hostile_batch):
     r, _ = hostile_batch
     full = _points({"test_add", "test_mean", "test_square", "test_noisy"})
@@ -130,6 +131,7 @@ def test_hostile_submissions(hostile_batch):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("hostile")
 def test_library_noise_never_zeroes_a_test_cell(hostile_batch):
     r, lab_out = hostile_batch
     # test_noisy writes to stderr: full marks, status untouched, the instructor is told.

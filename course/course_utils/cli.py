@@ -48,9 +48,20 @@ def cmd_lab(args: argparse.Namespace) -> int:
     os.execv(sys.executable, command)
 
 
+def test_workers() -> int:
+    """Parallel pytest workers: COURSE_TEST_WORKERS, else the cores (at most 4)."""
+    return max(1, int(os.environ.get("COURSE_TEST_WORKERS") or min(os.cpu_count() or 1, 4)))
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     env = {**os.environ, **OFFLINE_ENV}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "tests" / "netguard"), env.get("PYTHONPATH")]))
+    workers = test_workers()
+    # Each worker, and every kernel it starts, gets its share of the cores: two
+    # workers with two torch threads each on two cores only fight.
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(name, threads)
     command = [
         sys.executable,
         "-m",
@@ -59,6 +70,9 @@ def cmd_test(args: argparse.Namespace) -> int:
         *map(str, chapter_notebooks()),
         "--nbmake",
         "--nbmake-timeout=300",
+        "-p",
+        "course_utils.test_report",
+        *(["-n", str(workers), "--dist", "loadgroup"] if workers > 1 else []),
         *args.extra,
     ]
     return subprocess.call(command, cwd=ROOT, env=env)

@@ -1,0 +1,73 @@
+"""pytest plugin of ``course test``: the slowest items first, and a timing report.
+
+Loaded with ``-p course_utils.test_report``. Slow items (lab grading, the base
+model, notebooks) are collected first so that parallel workers (pytest-xdist)
+start them early instead of finishing on one long tail. At the end the report
+gives the total time (install included when ``bin/course`` installed in this
+run), and the slowest notebooks and labs; it is also written as JSON to
+``.course-work/timing.json``. Timing is reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+REPORT_FILE = Path(__file__).resolve().parents[2] / ".course-work" / "timing.json"
+SLOWEST = 15
+
+_started = time.time()
+_durations: dict[str, float] = {}
+
+
+def _weight(item) -> int:
+    """Collection rank: lower runs first (longest kinds of items first)."""
+    name = item.nodeid
+    if "test_lab_release_and_grades" in name:
+        return 0
+    if item.get_closest_marker("slow") or "test_base_model" in name:
+        return 1
+    if name.endswith(".ipynb"):
+        return 2
+    return 3
+
+
+def pytest_collection_modifyitems(session, config, items):
+    items.sort(key=_weight)  # stable: the order within each kind is kept
+
+
+def pytest_runtest_logreport(report):
+    _durations[report.nodeid] = _durations.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller reports
+        return
+    tests = time.time() - _started
+    install = os.environ.get("COURSE_INSTALL_SECONDS")
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT") or getattr(config.option, "numprocesses", None) or 1
+    slowest = sorted(_durations.items(), key=lambda kv: -kv[1])[:SLOWEST]
+    write = terminalreporter.write_line
+    terminalreporter.section("Rapport de temps (course test)")
+    write(f"installation : {f'{float(install):.0f} s' if install else 'déjà faite (0 s dans cette exécution)'}")
+    write(f"tests        : {tests:.0f} s ({workers} processus pytest)")
+    write(f"total        : {tests + float(install or 0):.0f} s")
+    write(f"les {len(slowest)} éléments les plus lents (notebooks, labs, tests) :")
+    for nodeid, seconds in slowest:
+        write(f"  {seconds:7.1f} s  {nodeid}")
+    REPORT_FILE.parent.mkdir(parents=True, exist_ok=True)
+    REPORT_FILE.write_text(
+        json.dumps(
+            {
+                "install_s": float(install) if install else None,
+                "tests_s": round(tests, 1),
+                "workers": int(workers),
+                "items": {k: round(v, 2) for k, v in sorted(_durations.items(), key=lambda kv: -kv[1])},
+            },
+            indent=1,
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
