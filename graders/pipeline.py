@@ -22,13 +22,16 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
 
+from course_utils import base_model
 from course_utils.quiet import QUIET_ENV, ipython_startup_file
+from graders import sandbox
 from graders.preprocessors import STDERR_MARK
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -92,14 +95,34 @@ def _limit_memory(megabytes: int):
 
 
 def _nbgrader(
-    root: Path, *args: str, timeout: float | None = None, memory_mb: int | None = None, cell_timeout: int | None = None
+    root: Path,
+    *args: str,
+    timeout: float | None = None,
+    memory_mb: int | None = None,
+    cell_timeout: int | None = None,
+    runtime: Path | None = None,
 ) -> subprocess.CompletedProcess:
+    """Run one nbgrader command; with ``runtime``, its kernel runs in the sandbox."""
     command = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}"]
     if cell_timeout is not None:
         command.append(f"--Execute.timeout={cell_timeout}")
     env = {**os.environ, **GRADING_ENV, "IPYTHONDIR": str(root / ".ipython")}
     # nbgrader runs the `alembic` script of its own environment.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    if runtime is not None:
+        # The sandbox's kernel has no network: it talks to nbgrader over Unix sockets
+        # in a short private folder (a socket path has at most 107 characters).
+        command += [
+            f"--Execute.kernel_name={sandbox.KERNEL_NAME}",
+            "--KernelManager.transport=ipc",
+            f"--KernelManager.ip={runtime / 'k'}",
+            f"--KernelManager.connection_file={runtime / 'kernel.json'}",
+        ]
+        env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(root / ".jupyter"), env.get("JUPYTER_PATH")]))
+        env["JUPYTER_RUNTIME_DIR"] = str(runtime)
+        # The only two folders the launcher hands to the kernel's user (it checks them).
+        env["COURSE_SANDBOX_RUNTIME"] = str(runtime)
+        env["COURSE_SANDBOX_SCRATCH_ROOT"] = str(root / "autograded")
     return subprocess.run(
         command,
         cwd=root,
@@ -113,9 +136,11 @@ def _nbgrader(
 
 def write_quiet_ipython_dir(folder: Path) -> Path:
     """An IPYTHONDIR whose kernels quiet library loggers before any cell runs."""
-    startup = folder / "profile_default" / "startup"
-    startup.mkdir(parents=True, exist_ok=True)
-    (startup / "00-course-quiet.py").write_text(ipython_startup_file(), encoding="utf-8")
+    profile = folder / "profile_default"
+    for sub in ("startup", "security", "log", "pid", "db"):  # read-only in the sandbox: made here
+        (profile / sub).mkdir(parents=True, exist_ok=True)
+    (profile / "startup" / "00-course-quiet.py").write_text(ipython_startup_file(), encoding="utf-8")
+    (profile / "ipython_kernel_config.py").write_text("c.HistoryManager.enabled = False\n", encoding="utf-8")
     return folder
 
 
@@ -281,6 +306,39 @@ def _execution_flags(autograded: Path, log: str) -> list[str]:
     return flags
 
 
+def _reclaim(folder: Path) -> None:
+    """Give back to the grader what the sandbox's user owned in a submission's folder."""
+    uid, gid = os.getuid(), os.getgid()
+    for path in [folder, *folder.rglob("*")] if folder.exists() else []:
+        if not path.is_symlink():
+            os.chown(path, uid, gid)
+
+
+# What the sandbox answers to a forbidden access, as the kernel reports it.
+_BLOCKED = ("PermissionError", "Read-only file system", "Network is unreachable", "Resource temporarily unavailable")
+
+
+def sandbox_flags(autograded: Path, hidden: list[Path]) -> list[str]:
+    """Cells whose error shows an access the sandbox refused: for a manual look.
+
+    A refused write, connection or process, or a file that was not found under
+    a folder the sandbox hides (the course, the gradebook, other submissions).
+    """
+    if not autograded.exists():
+        return []
+    flags = []
+    for cell in nbformat.read(autograded, as_version=4).cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "error":
+                continue
+            text = f"{output.get('ename', '')}: {output.get('evalue', '')}"
+            looked_for_hidden = output.get("ename") == "FileNotFoundError" and any(str(h) in text for h in hidden)
+            if looked_for_hidden or any(b in text for b in _BLOCKED):
+                grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "?")
+                flags.append(f"accès refusé par le bac à sable (cellule {grade_id}) : {text[:160]}")
+    return flags
+
+
 def stderr_notes(autograded: Path) -> list[str]:
     """Test cells that wrote to stderr (kept as stdout by StderrToStdout, not scored 0)."""
     if not autograded.exists():
@@ -318,6 +376,7 @@ def autograde(
     memory_mb: int = 6144,
     labs_dir: Path = LABS_DIR,
     prepared: Path | None = None,
+    unsafe: bool = False,
 ) -> list[Result]:
     """Grade every student folder in ``submissions``; write feedback and grades.
 
@@ -326,9 +385,22 @@ def autograde(
     ``prepared``: the released notebook of a course directory that
     :func:`prepare_course` made for this lab and nothing graded yet (saves
     generating it again); by default a fresh one is made under ``out``.
+    Student code runs in the sandbox (graders/sandbox.py); ``unsafe=True``
+    grades without it where this machine cannot enforce it (flagged).
     """
     if not submissions.is_dir():
         raise GradingError(f"Dossier de copies introuvable : {submissions}.")
+    unsafe_reason = None
+    try:
+        sandbox.check_available()
+    except sandbox.SandboxUnavailable as exc:
+        if not unsafe:
+            raise GradingError(
+                f"Bac à sable impossible sur cette machine : {exc}. Le code des copies aurait les droits du "
+                "correcteur (lire les solutions, modifier les notes, le réseau) : corrigez ailleurs, ou relancez "
+                "avec --unsafe en connaissance de cause."
+            ) from exc
+        unsafe_reason = str(exc)
     lab_out = out / lab_id
     if prepared is None:
         root = lab_out / "nbgrader"
@@ -348,6 +420,11 @@ def autograde(
         )
     )
     results: dict[str, Result] = {}
+    hidden: set[Path] = set()
+    if unsafe_reason is None:
+        hidden = {REPO_ROOT, labs_dir.resolve(), root.resolve(), lab_out.resolve(), submissions.resolve()}
+        kept = [*sandbox.default_kept(), root / ".ipython", base_model.cache_dir()]  # built models: read-only
+        sandbox.write_kernelspec(root / ".jupyter", sorted(hidden), kept)
 
     for entry in sorted(submissions.iterdir()):
         if entry.name.startswith("."):
@@ -382,6 +459,9 @@ def autograde(
         target.mkdir(parents=True, exist_ok=True)
         nbformat.write(submitted, target / released_path.name)
         autograded = root / "autograded" / result.student / lab_id / released_path.name
+        if unsafe_reason is not None:
+            result.flags.append(f"noté SANS bac à sable (--unsafe) : {unsafe_reason}")
+        runtime = None if unsafe_reason else Path(tempfile.mkdtemp(prefix="cs-", dir="/tmp"))
         try:
             done = _nbgrader(
                 root,
@@ -392,12 +472,18 @@ def autograde(
                 timeout=cell_timeout * (n_code_cells + 2) + 120,
                 memory_mb=memory_mb,
                 cell_timeout=cell_timeout,
+                runtime=runtime,
             )
             log = done.stdout + done.stderr
         except subprocess.TimeoutExpired:
             log = ""
             result.flags.append("temps total de correction dépassé")
+        finally:
+            if runtime is not None:
+                shutil.rmtree(runtime, ignore_errors=True)
+                _reclaim(root / "autograded" / result.student)
         result.flags += _execution_flags(autograded, log)
+        result.flags += sandbox_flags(autograded, sorted(hidden)) if unsafe_reason is None else []
         result.notes += stderr_notes(autograded)
         if not autograded.exists():
             result.status = "failed"

@@ -102,7 +102,12 @@ def cmd_autograde(args: argparse.Namespace) -> int:
     from graders import pipeline
 
     results = pipeline.autograde(
-        args.lab, Path(args.submissions), Path(args.out), cell_timeout=args.cell_timeout, memory_mb=args.memory_mb
+        args.lab,
+        Path(args.submissions),
+        Path(args.out),
+        cell_timeout=args.cell_timeout,
+        memory_mb=args.memory_mb,
+        unsafe=args.unsafe,
     )
     for r in results:
         flags = f"  [{'; '.join(r.flags)}]" if r.flags else ""
@@ -222,6 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(WORK / "grading"))
     p.add_argument("--cell-timeout", type=int, default=60, help="secondes par cellule (défaut : 60)")
     p.add_argument("--memory-mb", type=int, default=6144, help="mémoire maximale par copie (défaut : 6144)")
+    p.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="noter sans bac à sable si la machine ne peut pas l'appliquer (copies signalées)",
+    )
     p.set_defaults(func=cmd_autograde)
 
     p = sub.add_parser("validate", help="vérifier son notebook avant de le rendre")
