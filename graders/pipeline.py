@@ -423,8 +423,9 @@ def autograde(
     hidden: set[Path] = set()
     if unsafe_reason is None:
         hidden = {REPO_ROOT, labs_dir.resolve(), root.resolve(), lab_out.resolve(), submissions.resolve()}
-        kept = [*sandbox.default_kept(), root / ".ipython", base_model.cache_dir()]  # built models: read-only
-        sandbox.write_kernelspec(root / ".jupyter", sorted(hidden), kept)
+        kept = [*sandbox.default_kept(), root / ".ipython"]
+        # Models and tokenizers the course built: read, and built privately if missing.
+        sandbox.write_kernelspec(root / ".jupyter", sorted(hidden), kept, shared=[base_model.cache_dir()])
 
     for entry in sorted(submissions.iterdir()):
         if entry.name.startswith("."):

@@ -60,12 +60,17 @@ def check_available() -> None:
         raise SandboxUnavailable(f"unshare refuse les espaces de noms : {probe.stderr.strip()}")
 
 
-def write_kernelspec(jupyter_path: Path, hidden: list[Path], kept: list[Path]) -> Path:
-    """A ``course-sandbox`` kernelspec under ``jupyter_path`` (put it on JUPYTER_PATH)."""
+def write_kernelspec(jupyter_path: Path, hidden: list[Path], kept: list[Path], shared: list[Path] = ()) -> Path:
+    """A ``course-sandbox`` kernelspec under ``jupyter_path`` (put it on JUPYTER_PATH).
+
+    ``hidden``: folders the kernel must not see; ``kept``: folders it may read;
+    ``shared``: caches whose entries it may read and to which it may add entries
+    of its own, in a private layer that disappears with it (the course's models).
+    """
     folder = jupyter_path / "kernels" / KERNEL_NAME
     folder.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "graders.sandbox"]
-    argv += [f"--hide={p}" for p in hidden] + [f"--keep={p}" for p in kept]
+    argv += [f"--hide={p}" for p in hidden] + [f"--keep={p}" for p in kept] + [f"--share={p}" for p in shared]
     argv += ["--", sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     spec = {"argv": argv, "display_name": "Python 3 (bac à sable du correcteur)", "language": "python"}
     spec["interrupt_mode"] = "signal"
@@ -114,12 +119,25 @@ def _init(args: argparse.Namespace) -> int:
     for i, path in enumerate(writable):
         (holder / f"rw{i}").mkdir()
         _mount("--bind", str(path), str(holder / f"rw{i}"))
+    shared = [p for p in map(Path, args.share) if p.is_dir()]
+    for i, path in enumerate(shared):
+        (holder / f"sh{i}").mkdir()
+        _mount("--bind", str(path), str(holder / f"sh{i}"))
     for path in sorted({Path(p) for p in [*HIDDEN, *args.hide]}, key=lambda p: len(p.parts)):
         if path.is_dir():
             mode = "1777" if str(path) in ("/tmp", "/var/tmp", "/dev/shm") else "755"
             _mount("-t", "tmpfs", "-o", f"mode={mode}", "tmpfs", str(path))
     _bind_back(kept, holder, readonly=True)
     _bind_back(writable, holder, readonly=False)
+    for i, path in enumerate(shared):  # a private folder: the cache's entries read-only, new ones its own
+        path.mkdir(parents=True, exist_ok=True)
+        _mount("-t", "tmpfs", "-o", "mode=755", "tmpfs", str(path))
+        os.chown(path, uid, uid)
+        for entry in (holder / f"sh{i}").iterdir():
+            target = path / entry.name
+            target.mkdir() if entry.is_dir() else target.touch()
+            _mount("--bind", str(entry), str(target))
+            _mount("-o", "remount,bind,ro", str(target))
     subprocess.run(["ip", "link", "set", "lo", "up"], capture_output=True)  # local collectives (gloo) only
     env = {
         **os.environ,
@@ -172,7 +190,8 @@ def _launch(args: argparse.Namespace) -> None:
             if path.is_file() and not path.is_symlink():
                 os.chown(path, uid, uid)
     inner = [sys.executable, "-m", "graders.sandbox", "--init", f"--uid={uid}"]
-    inner += [f"--hide={p}" for p in args.hide] + [f"--keep={p}" for p in args.keep] + ["--", *args.kernel]
+    inner += [f"--hide={p}" for p in args.hide] + [f"--keep={p}" for p in args.keep]
+    inner += [f"--share={p}" for p in args.share] + ["--", *args.kernel]
     os.execvp("unshare", ["unshare", "--mount", "--net", "--pid", "--fork", "--kill-child", "--mount-proc", *inner])
 
 
@@ -180,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m graders.sandbox", description=__doc__)
     parser.add_argument("--hide", action="append", default=[], help="folder to hide from the kernel")
     parser.add_argument("--keep", action="append", default=[], help="folder the kernel may read")
+    parser.add_argument("--share", action="append", default=[], help="cache the kernel may read and add to, privately")
     parser.add_argument("--init", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--uid", type=int, help=argparse.SUPPRESS)
     parser.add_argument("kernel", nargs=argparse.REMAINDER, help="-- then the kernel's command line")

@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 import submissions as S
+from course_utils import base_model
 from graders import pipeline, sandbox
 
 TINY = S.TINY_LAB
@@ -64,6 +65,10 @@ def sandboxed_batch(tmp_path_factory):
         ),
         copies / "writer" / name,
     )
+    cache = base_model.cache_dir()
+    cache.mkdir(parents=True, exist_ok=True)
+    poison = f"open({str(cache / 'poison.txt')!r}, 'w').write('x')"
+    S.write(S.with_code_appended(src, rel, "mean_answer", poison), copies / "cache_poisoner" / name)
     results = pipeline.autograde(TINY, copies, out, cell_timeout=20, memory_mb=4096, labs_dir=S.FIXTURE_LABS)
     return {r.student: r for r in results}, out / TINY
 
@@ -136,6 +141,15 @@ def test_no_write_outside_its_folder(sandboxed_batch):
     # What the sandbox's user wrote is given back to the grader.
     folder = lab_out / "nbgrader" / "autograded" / "writer"
     assert all(p.stat().st_uid == 0 for p in [folder, *folder.rglob("*")])
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("sandbox")
+def test_course_cache_is_read_and_written_privately(sandboxed_batch):
+    r, _ = sandboxed_batch
+    # A copy may build what the course cache lacks (a tokenizer, a model), in a layer of its own.
+    assert (r["cache_poisoner"].score, r["cache_poisoner"].status) == (FULL, "graded"), r["cache_poisoner"]
+    assert not (base_model.cache_dir() / "poison.txt").exists()
 
 
 def test_grading_refuses_without_a_sandbox(monkeypatch, tmp_path):
