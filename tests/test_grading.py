@@ -66,7 +66,9 @@ def test_submission_names_are_normalised():
         pipeline.student_id("???")
 
 
-@pytest.fixture(scope="module")
+# Session scope: computed once per worker even when the slow-first order puts
+# other modules' tests between the two that use it (a module fixture would be rebuilt).
+@pytest.fixture(scope="session")
 def hostile_batch(tiny_release, tmp_path_factory):
     """One autograde run over honest and hostile copies of the tiny lab."""
     src, rel = nbformat.read(_tiny_source(), as_version=4), nbformat.read(tiny_release, as_version=4)

@@ -21,7 +21,9 @@ def _leftovers(seconds: int) -> str:
     return subprocess.run(["pgrep", "-af", f"sleep {seconds}"], capture_output=True, text=True).stdout
 
 
-@pytest.fixture(scope="module")
+# Session scope: computed once per worker even when the slow-first order puts
+# other modules' tests between the two that use it (a module fixture would be rebuilt).
+@pytest.fixture(scope="session")
 def sandboxed_batch(tmp_path_factory):
     release = pipeline.release([TINY], tmp_path_factory.mktemp("release"), S.FIXTURE_LABS)[TINY]
     src, rel = nbformat.read(pipeline.lab_notebook(TINY, S.FIXTURE_LABS), as_version=4), nbformat.read(release, 4)
