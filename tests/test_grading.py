@@ -22,7 +22,7 @@ def _tiny_source():
     return pipeline.lab_notebook(TINY, S.FIXTURE_LABS)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tiny_release(tmp_path_factory):
     return pipeline.release([TINY], tmp_path_factory.mktemp("release"), S.FIXTURE_LABS)[TINY]
 
