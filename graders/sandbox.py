@@ -138,7 +138,8 @@ def _init(args: argparse.Namespace) -> int:
             target.mkdir() if entry.is_dir() else target.touch()
             _mount("--bind", str(entry), str(target))
             _mount("-o", "remount,bind,ro", str(target))
-    subprocess.run(["ip", "link", "set", "lo", "up"], capture_output=True)  # local collectives (gloo) only
+    if shutil.which("ip"):  # loopback up for local collectives (gloo); without iproute2 it stays down
+        subprocess.run(["ip", "link", "set", "lo", "up"], capture_output=True)
     env = {
         **os.environ,
         "HOME": str(scratch),
