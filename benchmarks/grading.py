@@ -17,7 +17,9 @@ from pathlib import Path
 
 import nbformat
 
-from graders import pipeline
+from graders.autograde import autograde
+from graders.labs import lab_notebook
+from graders.release import release
 
 
 def main() -> None:
@@ -26,11 +28,11 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=4)
     args = parser.parse_args()
     os.environ.setdefault("COURSE_PROFILE", "ci")
-    source = pipeline.lab_notebook(args.lab)
+    source = lab_notebook(args.lab)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         start = time.perf_counter()
-        released = pipeline.release([args.lab], tmp / "release")[args.lab]
+        released = release([args.lab], tmp / "release")[args.lab]
         release_s = time.perf_counter() - start
 
         start = time.perf_counter()  # baseline: the notebook alone, no nbgrader
@@ -58,7 +60,7 @@ def main() -> None:
             target.parent.mkdir(parents=True)
             nbformat.write(solution, target)
         start = time.perf_counter()
-        results = pipeline.autograde(args.lab, tmp / "copies", tmp / "out")
+        results = autograde(args.lab, tmp / "copies", tmp / "out")
         grade_s = time.perf_counter() - start
     assert all(r.score == r.max_score for r in results)
     per_copy = grade_s / args.copies

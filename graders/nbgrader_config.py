@@ -1,5 +1,5 @@
 # nbgrader configuration shared by every lab (nbgrader 0.9.6).
-# The grading pipeline (graders/pipeline.py) copies this file into each
+# The grading pipeline (graders/release.py) copies this file into each
 # working course directory; `labs/` itself is never written to.
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 

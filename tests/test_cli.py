@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 import submissions as S
-from graders import pipeline
+from graders import labs, release
 
 
 def course(*args, cwd=None):
@@ -25,7 +25,7 @@ def course(*args, cwd=None):
 @pytest.fixture(scope="module")
 def student_notebook(tmp_path_factory):
     out = tmp_path_factory.mktemp("release")
-    return pipeline.release([S.TINY_LAB], out, S.FIXTURE_LABS)[S.TINY_LAB]
+    return release.release([S.TINY_LAB], out, S.FIXTURE_LABS)[S.TINY_LAB]
 
 
 @pytest.mark.slow
@@ -33,7 +33,7 @@ def test_validate_tells_the_student(student_notebook, tmp_path):
     done = course("validate", str(student_notebook))
     assert done.returncode == 1 and "échec" in done.stdout
     solution = tmp_path / student_notebook.name
-    solution.write_text(pipeline.lab_notebook(S.TINY_LAB, S.FIXTURE_LABS).read_text(encoding="utf-8"), encoding="utf-8")
+    solution.write_text(labs.lab_notebook(S.TINY_LAB, S.FIXTURE_LABS).read_text(encoding="utf-8"), encoding="utf-8")
     done = course("validate", str(solution))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Tous les tests visibles passent" in done.stdout

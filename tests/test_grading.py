@@ -12,34 +12,33 @@ import pytest
 
 import submissions as S
 from course_utils import syllabus
-from graders import pipeline
+from graders import labs, release, submissions
+from graders.autograde import autograde
 
 LABS = {lab["id"]: lab for lab in syllabus.labs(syllabus.load())}
 TINY = S.TINY_LAB
 
 
 def _tiny_source():
-    return pipeline.lab_notebook(TINY, S.FIXTURE_LABS)
+    return labs.lab_notebook(TINY, S.FIXTURE_LABS)
 
 
 @pytest.fixture(scope="session")
 def tiny_release(tmp_path_factory):
-    return pipeline.release([TINY], tmp_path_factory.mktemp("release"), S.FIXTURE_LABS)[TINY]
+    return release.release([TINY], tmp_path_factory.mktemp("release"), S.FIXTURE_LABS)[TINY]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lab_id", sorted(LABS))
 def test_lab_release_and_grades(lab_id, tmp_path):
-    source_path = pipeline.lab_notebook(lab_id)
-    assert pipeline.secret_lines(nbformat.read(source_path, as_version=4)), "the lab has solutions and hidden tests"
+    source_path = labs.lab_notebook(lab_id)
+    assert labs.secret_lines(nbformat.read(source_path, as_version=4)), "the lab has solutions and hidden tests"
     # prepare_course checks the release: no marker and no line of a solution or a
     # hidden test survives (the consignes may quote a call in prose).
-    release_path = pipeline.prepare_course(lab_id, tmp_path / "course")
+    release_path = release.prepare_course(lab_id, tmp_path / "course")
     S.write(nbformat.read(source_path, as_version=4), tmp_path / "copies" / "solution" / source_path.name)
     S.write(nbformat.read(release_path, as_version=4), tmp_path / "copies" / "release" / release_path.name)
-    results = {
-        r.student: r for r in pipeline.autograde(lab_id, tmp_path / "copies", tmp_path / "out", prepared=release_path)
-    }
+    results = {r.student: r for r in autograde(lab_id, tmp_path / "copies", tmp_path / "out", prepared=release_path)}
     solution, points = results["solution"], LABS[lab_id]["points"]
     assert (solution.score, solution.max_score) == (points, points), solution
     assert solution.status == "graded" and (tmp_path / "out" / lab_id / "feedback" / "solution.html").exists()
@@ -51,19 +50,19 @@ def test_lab_release_and_grades(lab_id, tmp_path):
 
 def test_release_check_catches_a_leak(tiny_release, tmp_path):
     leaky = nbformat.read(tiny_release, as_version=4)
-    secret = sorted(pipeline.secret_lines(nbformat.read(_tiny_source(), as_version=4)))[0]
+    secret = sorted(labs.secret_lines(nbformat.read(_tiny_source(), as_version=4)))[0]
     leaky.cells[-1].source += "\n" + secret
     nbformat.write(leaky, tmp_path / "leaky.ipynb")
-    with pytest.raises(pipeline.GradingError, match="divulgue"):
-        pipeline.check_release(tmp_path / "leaky.ipynb", _tiny_source())
+    with pytest.raises(labs.GradingError, match="divulgue"):
+        release.check_release(tmp_path / "leaky.ipynb", _tiny_source())
 
 
 def test_submission_names_are_normalised():
-    assert pipeline.normalise_stem("Copy of entropie (1).ipynb") == "entropie"
-    assert pipeline.normalise_stem("Copie de Entropie-checkpoint.ipynb") == "entropie"
-    assert pipeline.student_id("Élodie Martin-Dupré") == "elodie_martin-dupre"
-    with pytest.raises(pipeline.GradingError):
-        pipeline.student_id("???")
+    assert submissions.normalise_stem("Copy of entropie (1).ipynb") == "entropie"
+    assert submissions.normalise_stem("Copie de Entropie-checkpoint.ipynb") == "entropie"
+    assert submissions.student_id("Élodie Martin-Dupré") == "elodie_martin-dupre"
+    with pytest.raises(labs.GradingError):
+        submissions.student_id("???")
 
 
 # Session scope: computed once per worker even when the slow-first order puts
@@ -96,7 +95,7 @@ def hostile_batch(tiny_release, tmp_path_factory):
     (copies / "not_json").mkdir()
     (copies / "not_json" / name).write_text("{ pas du json", encoding="utf-8")
     out = tmp_path_factory.mktemp("graded")
-    results = pipeline.autograde(TINY, copies, out, cell_timeout=5, memory_mb=2048, labs_dir=S.FIXTURE_LABS)
+    results = autograde(TINY, copies, out, cell_timeout=5, memory_mb=2048, labs_dir=S.FIXTURE_LABS)
     return {r.student: r for r in results}, out / TINY
 
 

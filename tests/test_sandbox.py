@@ -11,7 +11,9 @@ import pytest
 
 import submissions as S
 from course_utils import base_model
-from graders import pipeline, sandbox
+from graders import labs, sandbox
+from graders.autograde import autograde
+from graders.release import release
 
 TINY = S.TINY_LAB
 MARK = 987  # `sleep 987`, `sleep 986`: processes the copies start, looked for afterwards
@@ -25,11 +27,11 @@ def _leftovers(seconds: int) -> str:
 # other modules' tests between the two that use it (a module fixture would be rebuilt).
 @pytest.fixture(scope="session")
 def sandboxed_batch(tmp_path_factory):
-    release = pipeline.release([TINY], tmp_path_factory.mktemp("release"), S.FIXTURE_LABS)[TINY]
-    src, rel = nbformat.read(pipeline.lab_notebook(TINY, S.FIXTURE_LABS), as_version=4), nbformat.read(release, 4)
-    copies, out, name = tmp_path_factory.mktemp("copies"), tmp_path_factory.mktemp("graded"), release.name
+    released = release([TINY], tmp_path_factory.mktemp("release"), S.FIXTURE_LABS)[TINY]
+    src, rel = nbformat.read(labs.lab_notebook(TINY, S.FIXTURE_LABS), as_version=4), nbformat.read(released, 4)
+    copies, out, name = tmp_path_factory.mktemp("copies"), tmp_path_factory.mktemp("graded"), released.name
     course = out / TINY / "nbgrader"  # where autograde keeps the gradebook and the source (with solutions)
-    source_paths = [str(pipeline.lab_notebook(TINY, S.FIXTURE_LABS)), str(course / "source" / TINY / name)]
+    source_paths = [str(labs.lab_notebook(TINY, S.FIXTURE_LABS)), str(course / "source" / TINY / name)]
     S.write(S.solved(src, rel), copies / "honest" / name)
     # Without a sandbox, this copy scores full marks by running the instructor's solutions.
     steal = (
@@ -63,7 +65,7 @@ def sandboxed_batch(tmp_path_factory):
     S.write(S.with_code_prepended(src, rel, "scale_answer", bomb), copies / "fork_bomb" / name)
     S.write(
         S.with_code_appended(
-            src, rel, "square_answer", f"open({str(pipeline.REPO_ROOT / 'pirate.txt')!r}, 'w').write('x')"
+            src, rel, "square_answer", f"open({str(labs.REPO_ROOT / 'pirate.txt')!r}, 'w').write('x')"
         ),
         copies / "writer" / name,
     )
@@ -71,14 +73,14 @@ def sandboxed_batch(tmp_path_factory):
     cache.mkdir(parents=True, exist_ok=True)
     poison = f"open({str(cache / 'poison.txt')!r}, 'w').write('x')"
     S.write(S.with_code_appended(src, rel, "mean_answer", poison), copies / "cache_poisoner" / name)
-    results = pipeline.autograde(TINY, copies, out, cell_timeout=20, memory_mb=4096, labs_dir=S.FIXTURE_LABS)
+    results = autograde(TINY, copies, out, cell_timeout=20, memory_mb=4096, labs_dir=S.FIXTURE_LABS)
     return {r.student: r for r in results}, out / TINY
 
 
 def _points(*grade_ids):
     return sum(
         c.metadata["nbgrader"]["points"]
-        for c in nbformat.read(pipeline.lab_notebook(TINY, S.FIXTURE_LABS), as_version=4).cells
+        for c in nbformat.read(labs.lab_notebook(TINY, S.FIXTURE_LABS), as_version=4).cells
         if c.metadata.get("nbgrader", {}).get("grade_id") in grade_ids
     )
 
@@ -138,7 +140,7 @@ def test_no_process_left_behind_and_a_process_limit(sandboxed_batch):
 @pytest.mark.xdist_group("sandbox")
 def test_no_write_outside_its_folder(sandboxed_batch):
     r, lab_out = sandboxed_batch
-    assert not (pipeline.REPO_ROOT / "pirate.txt").exists()
+    assert not (labs.REPO_ROOT / "pirate.txt").exists()
     assert r["writer"].score == FULL and _sandbox_flag(r["writer"]), r["writer"]
     # What the sandbox's user wrote is given back to the grader.
     folder = lab_out / "nbgrader" / "autograded" / "writer"
@@ -160,8 +162,8 @@ def test_grading_refuses_without_a_sandbox(monkeypatch, tmp_path):
 
     monkeypatch.setattr(sandbox, "check_available", unavailable)
     (tmp_path / "copies").mkdir()
-    with pytest.raises(pipeline.GradingError, match="--unsafe"):
-        pipeline.autograde(TINY, tmp_path / "copies", tmp_path / "out", labs_dir=S.FIXTURE_LABS)
+    with pytest.raises(labs.GradingError, match="--unsafe"):
+        autograde(TINY, tmp_path / "copies", tmp_path / "out", labs_dir=S.FIXTURE_LABS)
 
 
 def test_the_launcher_starts_only_where_the_grader_said(tmp_path, monkeypatch):

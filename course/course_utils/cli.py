@@ -90,24 +90,25 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from graders import pipeline
+    from graders.release import release
 
     out = Path(args.out)
-    for lab_id, notebook in pipeline.release(args.labs or None, out).items():
+    for lab_id, notebook in release(args.labs or None, out).items():
         print(f"{lab_id} : version élève -> {notebook}")
     return 0
 
 
 def cmd_autograde(args: argparse.Namespace) -> int:
-    from graders import pipeline
+    from graders.autograde import autograde
 
-    results = pipeline.autograde(
+    results = autograde(
         args.lab,
         Path(args.submissions),
         Path(args.out),
         cell_timeout=args.cell_timeout,
         memory_mb=args.memory_mb,
         unsafe=args.unsafe,
+        jobs=args.jobs,
     )
     for r in results:
         flags = f"  [{'; '.join(r.flags)}]" if r.flags else ""
@@ -123,7 +124,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, Execute
     from nbgrader.validator import Validator
 
-    from graders import pipeline
+    from graders import kernels
     from graders.preprocessors import StderrToStdout
 
     path = Path(args.notebook).resolve()
@@ -131,10 +132,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"Notebook introuvable : {path}", file=sys.stderr)
         return 2
     # The same kernel as the grader's: quiet libraries, stderr of a test cell not a failure.
-    for name, value in pipeline.GRADING_ENV.items():
+    for name, value in kernels.GRADING_ENV.items():
         os.environ.setdefault(name, value)
     with tempfile.TemporaryDirectory() as ipython_dir:
-        os.environ["IPYTHONDIR"] = str(pipeline.write_quiet_ipython_dir(Path(ipython_dir)))
+        os.environ["IPYTHONDIR"] = str(kernels.write_quiet_ipython_dir(Path(ipython_dir)))
         validator = Validator(preprocessors=[CheckCellMetadata, ClearOutput, Execute, StderrToStdout])
         results = validator.validate(str(path))
     if results.get("type_changed") or results.get("changed"):
@@ -227,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(WORK / "grading"))
     p.add_argument("--cell-timeout", type=int, default=60, help="secondes par cellule (défaut : 60)")
     p.add_argument("--memory-mb", type=int, default=6144, help="mémoire maximale par copie (défaut : 6144)")
+    p.add_argument("--jobs", type=int, default=None, help="copies notées en même temps (défaut : nombre de cœurs)")
     p.add_argument(
         "--unsafe",
         action="store_true",
