@@ -56,10 +56,25 @@ def test_generated_readmes_and_colab_cells_are_up_to_date(root):
     assert not stale, f"Lancez `course sync` : {', '.join(str(p.relative_to(root)) for p in stale)}"
 
 
-def test_repository_url_is_set_in_one_place(root, syl):
-    url = syl["repository"]
-    holders = [p for p in root.rglob("*.py") if ".venv" not in p.parts and url in p.read_text(encoding="utf-8")]
-    assert holders == [], "l'URL du dépôt ne doit être écrite que dans course/syllabus.yml"
+def test_repository_urls_are_set_in_one_place(root, syl):
+    for url in (syl["repository"], syl["student_edition"]["repository"]):
+        holders = [p for p in root.rglob("*.py") if ".venv" not in p.parts and url in p.read_text(encoding="utf-8")]
+        assert holders == [], f"{url} ne doit être écrite que dans course/syllabus.yml"
+
+
+def test_readme_tables_send_students_to_the_student_edition(root, syl):
+    url, branch = syllabus.student_edition(syl)
+    colab = "https://colab.research.google.com/github/" + url.removeprefix("https://github.com/") + f"/blob/{branch}/"
+    for module in syllabus.modules(syl):
+        text = (root / module["id"] / "README.md").read_text(encoding="utf-8")
+        assert "](../labs/" not in text, f"{module['id']} : un lien mène aux sources des labs (solutions)"
+        badges = re.findall(r"\[!\[Ouvrir dans Colab\]\([^)]*\)\]\(([^)]+)\)", text)
+        assert len(badges) == len(module["notebooks"]) + len(module["labs"]), module["id"]
+        assert all(b.startswith(colab) for b in badges), module["id"]
+        for lab in module["labs"]:
+            (notebook,) = (root / "labs" / lab["id"]).glob("*.ipynb")
+            assert f"{colab}labs/{lab['id']}/{notebook.name})" in text, lab["id"]
+            assert f"]({url}/tree/{branch}/labs/{lab['id']})" in text, lab["id"]
 
 
 def test_every_bible_chapter_is_placed_exactly_once(syl):

@@ -2,7 +2,9 @@
 
 ``sync`` rewrites the generated parts of the repository from the syllabus:
 the tables between markers in the README files and the first code cell of
-every notebook (the Colab installer, which needs the repository URL).
+every notebook (the Colab installer, which needs the repository URL). The
+tables send students to the student edition (``student_edition``): Colab
+badges and lab links open its copies, where the labs are the released ones.
 """
 
 from __future__ import annotations
@@ -60,9 +62,28 @@ def colab_cell_source(syllabus: dict) -> str:
     )
 
 
+def student_edition(syllabus: dict) -> tuple[str, str]:
+    """URL and branch of the student edition (``student_edition`` in the syllabus)."""
+    edition = syllabus["student_edition"]
+    return edition["repository"].rstrip("/"), edition["branch"]
+
+
 def colab_url(syllabus: dict, path: str) -> str:
-    repo = syllabus["repository"].rstrip("/").removeprefix("https://github.com/")
-    return f"https://colab.research.google.com/github/{repo}/blob/{syllabus['branch']}/{path}"
+    """Colab opens the student edition's copy: its chapters are this repository's, its labs the released ones."""
+    url, branch = student_edition(syllabus)
+    return f"https://colab.research.google.com/github/{url.removeprefix('https://github.com/')}/blob/{branch}/{path}"
+
+
+def edition_url(syllabus: dict, path: str) -> str:
+    """A folder of the student edition on GitHub."""
+    url, branch = student_edition(syllabus)
+    return f"{url}/tree/{branch}/{path}"
+
+
+def lab_notebook_path(root: Path, lab_id: str) -> str | None:
+    """``labs/<lab_id>/<name>.ipynb``: the released notebook has the source's name (None while there is none)."""
+    found = sorted((root / "labs" / lab_id).glob("*.ipynb"))
+    return f"labs/{lab_id}/{found[0].name}" if len(found) == 1 else None
 
 
 def colab_badge(syllabus: dict, path: str) -> str:
@@ -109,7 +130,7 @@ def course_table(syllabus: dict) -> str:
     return "\n".join(rows)
 
 
-def module_table(syllabus: dict, module: dict) -> str:
+def module_table(syllabus: dict, module: dict, root: Path = REPO_ROOT) -> str:
     lines = []
     if module.get("hours"):
         lines += ["### Plan horaire", "", "| Heures | Sujet |", "|---|---|"]
@@ -137,11 +158,14 @@ def module_table(syllabus: dict, module: dict) -> str:
         lines.append("Aucun notebook pour l'instant.")
     lines += ["", "### Labs notés (nbgrader)", ""]
     if module["labs"]:
-        lines += ["| Lab | Points | Durée | Profils |", "|---|---|---|---|"]
+        # Students get the released lab of the student edition, never the source in labs/.
+        lines += ["| Lab | Points | Durée | Profils | Colab |", "|---|---|---|---|---|"]
         for lab in module["labs"]:
+            notebook = lab_notebook_path(root, lab["id"])
+            badge = colab_badge(syllabus, notebook) if notebook else "—"
             lines.append(
-                f"| [{lab['title']}](../labs/{lab['id']}/) (`{lab['id']}`) | {lab['points']} | "
-                f"{lab['duration_min']} min | {', '.join(lab['profiles'])} |"
+                f"| [{lab['title']}]({edition_url(syllabus, 'labs/' + lab['id'])}) (`{lab['id']}`) | {lab['points']} | "
+                f"{lab['duration_min']} min | {', '.join(lab['profiles'])} | {badge} |"
             )
     else:
         lines.append("Aucun lab pour l'instant.")
@@ -173,7 +197,7 @@ def planned_changes(root: Path = REPO_ROOT) -> list[Change]:
     syllabus = load(root / "course" / "syllabus.yml")
     targets = {root / "README.md": course_table(syllabus)}
     for module in modules(syllabus):
-        targets[root / module["id"] / "README.md"] = module_table(syllabus, module)
+        targets[root / module["id"] / "README.md"] = module_table(syllabus, module, root)
     changes = []
     for path, generated in targets.items():
         old = path.read_text(encoding="utf-8")
