@@ -27,7 +27,7 @@ from graders import sandbox
 from graders.kernels import run_nbgrader
 from graders.labs import LABS_DIR, REPO_ROOT, GradingError, graded_cells
 from graders.release import prepare_course
-from graders.reports import Result, execution_flags, sandbox_flags, stderr_notes, write_reports
+from graders.reports import Result, execution_flags, guard_flags, sandbox_flags, stderr_notes, write_reports
 from graders.submissions import find_submission, integrity_flags, student_id
 
 
@@ -219,6 +219,7 @@ class _Grading:
                 _reclaim(course / "autograded" / result.student)
         result.flags += execution_flags(autograded, log)
         result.flags += sandbox_flags(autograded, self.hidden) if self.unsafe_reason is None else []
+        result.flags += guard_flags(autograded)
         result.notes += stderr_notes(autograded)
         if not autograded.exists():
             result.status = "failed"

@@ -79,11 +79,15 @@ def run_nbgrader(
     )
 
 
-def write_quiet_ipython_dir(folder: Path) -> Path:
-    """An IPYTHONDIR whose kernels quiet library loggers before any cell runs."""
+def write_quiet_ipython_dir(folder: Path, guard: bool = False) -> Path:
+    """An IPYTHONDIR whose kernels quiet library loggers before any cell runs.
+
+    ``guard``: the grader's kernels also keep what hidden tests rely on
+    (course_utils.grading_guard).
+    """
     profile = folder / "profile_default"
     for sub in ("startup", "security", "log", "pid", "db"):  # read-only in the sandbox: made here
         (profile / sub).mkdir(parents=True, exist_ok=True)
-    (profile / "startup" / "00-course-quiet.py").write_text(ipython_startup_file(), encoding="utf-8")
+    (profile / "startup" / "00-course-quiet.py").write_text(ipython_startup_file(guard), encoding="utf-8")
     (profile / "ipython_kernel_config.py").write_text("c.HistoryManager.enabled = False\n", encoding="utf-8")
     return folder

@@ -35,12 +35,16 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
-from graders.preprocessors import StderrToStdout  # noqa: E402
+from graders.preprocessors import GuardReport, GuardTestCells, StderrToStdout  # noqa: E402
 
+# GuardTestCells puts back, before each test cell, what a submission switched off
+# (course_utils.grading_guard); GuardReport removes those cells and records what they found.
 c.Autograde.autograde_preprocessors = [
+    GuardTestCells,
     Execute,
     StderrToStdout,
     ClearMetadataPreprocessor,
+    GuardReport,
     LimitOutput,
     SaveAutoGrades,
     AssignLatePenalties,

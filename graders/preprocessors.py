@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
+
+from course_utils.grading_guard import MARK as GUARD_MARK
 
 # Prefix of the stderr text that StderrToStdout keeps, as stdout, in a test cell.
 STDERR_MARK = "[stderr] "
@@ -25,3 +28,59 @@ class StderrToStdout(NbGraderPreprocessor):
                     output.name = "stdout"
                     output.text = STDERR_MARK + output.text
         return cell, resources
+
+
+# First line of the cells GuardTestCells inserts (and GuardReport removes).
+GUARD_HEADER = "# garde-fou du correcteur : cellule ajoutée pour la correction, puis retirée"
+
+
+def _is_test_cell(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+class GuardTestCells(NbGraderPreprocessor):
+    """Before each graded test cell, a cell that puts back what the submission switched off.
+
+    It runs ``course_utils.grading_guard.check`` in the kernel (whose start-up
+    file kept the originals); :class:`GuardReport` removes these cells after
+    execution and records what they found.
+    """
+
+    def preprocess(self, nb, resources):
+        cells = []
+        for cell in nb.cells:
+            if _is_test_cell(cell):
+                grade_id = cell.metadata["nbgrader"]["grade_id"]
+                source = (
+                    f"{GUARD_HEADER}\nimport course_utils.grading_guard as _course_guard\n\n"
+                    f"_course_guard.check({grade_id!r})\ndel _course_guard"
+                )
+                cells.append(nbformat.v4.new_code_cell(source))
+            cells.append(cell)
+        nb.cells = cells
+        return nb, resources
+
+
+class GuardReport(NbGraderPreprocessor):
+    """Remove the guard's cells; keep what they found in the notebook's metadata.
+
+    ``nb.metadata["course_guard"]``: one line per test cell where something
+    was put back, or whose guard did not answer (the submission got in its way).
+    Runs after nbconvert's ClearMetadataPreprocessor, which would clear it.
+    """
+
+    def preprocess(self, nb, resources):
+        findings, kept = [], []
+        for cell in nb.cells:
+            if cell.cell_type != "code" or not cell.source.startswith(GUARD_HEADER):
+                kept.append(cell)
+                continue
+            text = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("output_type") == "stream")
+            lines = [line for line in text.splitlines() if line.startswith(GUARD_MARK)]
+            if not lines:
+                findings.append(f"le garde-fou n'a pas répondu ({cell.source.splitlines()[-2]})")
+            findings += [line[len(GUARD_MARK) :].strip() for line in lines if not line.endswith(": ok")]
+        nb.cells = kept
+        nb.metadata["course_guard"] = findings
+        return nb, resources

@@ -30,7 +30,7 @@ def prepare_course(lab_id: str, root: Path, labs_dir: Path = LABS_DIR) -> Path:
         shutil.rmtree(root)
     (root / "source").mkdir(parents=True)
     shutil.copy(CONFIG_FILE, root / "nbgrader_config.py")
-    write_quiet_ipython_dir(root / ".ipython")
+    write_quiet_ipython_dir(root / ".ipython", guard=True)
     shutil.copytree(
         source_nb.parent, root / "source" / lab_id, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
     )

@@ -63,6 +63,14 @@ def sandbox_flags(autograded: Path, hidden: list[Path]) -> list[str]:
     return flags
 
 
+def guard_flags(autograded: Path) -> list[str]:
+    """What the guard put back before the tests, or where it could not answer (graders.preprocessors)."""
+    if not autograded.exists():
+        return []
+    findings = nbformat.read(autograded, as_version=4).metadata.get("course_guard", [])
+    return [f"garde-fou : {finding} — à vérifier à la main" for finding in findings]
+
+
 def stderr_notes(autograded: Path) -> list[str]:
     """Test cells that wrote to stderr (kept as stdout by StderrToStdout, not scored 0)."""
     if not autograded.exists():

@@ -92,6 +92,27 @@ def hostile_batch(tiny_release, tmp_path_factory):
         ),
         copies / "redefines_checks" / name,
     )
+    # Checks switched off at module level: the guard puts them back before each test cell.
+    S.write(
+        S.with_code_appended(
+            src,
+            rel,
+            "square_answer",
+            "import numpy\nimport course_utils.checks as checks\nchecks.assert_close = lambda *a, **k: None\n"
+            "numpy.isclose = lambda a, b, **k: numpy.ones(numpy.shape(a), bool)\ndef square(x):\n    return 0.0",
+        ),
+        copies / "patches_checks" / name,
+    )
+    S.write(
+        S.with_code_appended(
+            src,
+            rel,
+            "add_answer",
+            "class Anything:\n    def __eq__(self, other):\n        return True\n"
+            "def add(a, b):\n    return Anything()",
+        ),
+        copies / "equals_anything" / name,
+    )
     (copies / "not_json").mkdir()
     (copies / "not_json" / name).write_text("{ pas du json", encoding="utf-8")
     out = tmp_path_factory.mktemp("graded")
@@ -112,7 +133,7 @@ def _points(grade_ids):
 def test_hostile_submissions(hostile_batch):
     r, _ = hostile_batch
     full = _points({"test_add", "test_mean", "test_square", "test_noisy"})
-    assert len(r) == 11, "every copy is in the report"
+    assert len(r) == 13, "every copy is in the report"
     assert (r["honest"].score, r["honest"].max_score, r["honest"].status) == (full, full, "graded")
     assert r["release"].score == 0
     # Tests replaced by `pass` are restored: only the code that was written earns points.
@@ -129,6 +150,21 @@ def test_hostile_submissions(hostile_batch):
     assert r["memory_hog"].score == full - _points({"test_noisy"})
     assert r["redefines_checks"].score == full - _points({"test_square"})
     assert r["not_json"].status == "failed" and any("illisible" in f for f in r["not_json"].flags)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("hostile")
+def test_checks_a_submission_cannot_switch_off(hostile_batch):
+    r, _ = hostile_batch
+    full = _points({"test_add", "test_mean", "test_square", "test_noisy"})
+    assert r["honest"].flags == [], "the guard finds nothing in an honest copy"
+    # assert_close and numpy.isclose put back before the tests: the wrong square loses its points.
+    patched = r["patches_checks"]
+    assert (patched.score, patched.status) == (full - _points({"test_square"}), "flagged"), patched
+    assert any("course_utils.checks.assert_close" in f and "numpy.isclose" in f for f in patched.flags), patched.flags
+    # `==` on an object that equals anything: flagged for a manual look, never silently graded.
+    anything = r["equals_anything"]
+    assert anything.status == "flagged" and any("Anything (__eq__)" in f for f in anything.flags), anything.flags
 
 
 @pytest.mark.slow

@@ -52,6 +52,14 @@ def quiet_libraries() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def ipython_startup_file() -> str:
-    """Source of an IPython start-up file that quiets the kernel before any cell runs."""
-    return "from course_utils.quiet import quiet_libraries\n\nquiet_libraries()\n"
+def ipython_startup_file(guard: bool = False) -> str:
+    """Source of an IPython start-up file that quiets the kernel before any cell runs.
+
+    ``guard``: also keep the originals of what hidden tests rely on
+    (``course_utils.grading_guard``; the grader's kernels only).
+    """
+    # The file runs in the notebook's namespace: it leaves no name there.
+    source = "import course_utils.quiet as _course_quiet\n\n_course_quiet.quiet_libraries()\ndel _course_quiet\n"
+    if guard:
+        source += "import course_utils.grading_guard as _course_guard\n\n_course_guard.install()\ndel _course_guard\n"
+    return source
