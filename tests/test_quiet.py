@@ -31,7 +31,10 @@ def test_quiet_libraries_silences_them():
     assert _stderr_of(code) == ""
 
 
-def test_startup_file_calls_it(tmp_path):
+def test_startup_file_calls_it(monkeypatch):
+    called = []
+    monkeypatch.setattr(quiet, "quiet_libraries", lambda: called.append("quiet"))
     namespace = {}
-    exec(quiet.ipython_startup_file(), namespace)  # what the grader's kernel runs first
-    assert namespace["quiet_libraries"] is quiet.quiet_libraries
+    exec(quiet.ipython_startup_file(guard=True), namespace)  # what the grader's kernel runs first
+    assert called == ["quiet"]
+    assert set(namespace) <= {"__builtins__"}, "the start-up file leaves no name in the notebook's namespace"
