@@ -42,6 +42,7 @@ def autograde(
     prepared: Path | None = None,
     unsafe: bool = False,
     jobs: int | None = None,
+    db_url: str | None = None,
 ) -> list[Result]:
     """Grade every student folder in ``submissions``; write feedback and grades.
 
@@ -51,8 +52,10 @@ def autograde(
     student. ``prepared``: the released notebook of a course directory that
     :func:`prepare_course` made for this lab and nothing graded yet (saves
     generating it again). ``jobs``: submissions graded at once (default: the
-    number of cores). ``unsafe=True`` grades without the sandbox where this
-    machine cannot enforce it (each result is flagged).
+    number of cores). ``db_url``: the class gradebook as an SQLAlchemy URL
+    (nbgrader's ``CourseDirectory.db_url``, e.g. PostgreSQL shared by several
+    grading machines) instead of the SQLite file. ``unsafe=True`` grades without
+    the sandbox where this machine cannot enforce it (each result is flagged).
     """
     if not submissions.is_dir():
         raise GradingError(f"Dossier de copies introuvable : {submissions}.")
@@ -75,6 +78,11 @@ def autograde(
         )
     )
     results, to_grade = _collect(submissions, released, released_path.name, total)
+    class_db = [f"--CourseDirectory.db_url={db_url}"] if db_url else []
+    if db_url:  # the lab's cells in the class gradebook too (kept if already there)
+        done = run_nbgrader(root, "generate_assignment", lab_id, "--create", "--force", *class_db)
+        if done.returncode != 0:
+            raise GradingError(f"Gradebook {db_url} inutilisable :\n{done.stdout}\n{done.stderr}")
 
     hidden: list[Path] = []
     if unsafe_reason is None:
@@ -99,15 +107,16 @@ def autograde(
         list(pool.map(lambda item: grading.grade(*item), to_grade))
 
     # The parent alone writes the class gradebook, one copy after the other.
+    class_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
     for result, _ in to_grade:
         if result.status != "failed":
-            _merge_into_class_gradebook(grading.copies / result.student / "gradebook.db", root, lab_id, result)
+            _merge_into_class_gradebook(grading.copies / result.student / "gradebook.db", class_url, lab_id, result)
     feedback_dir = lab_out / "feedback"
     feedback_dir.mkdir(parents=True, exist_ok=True)
     # One nbgrader process writes every student's feedback (it reads only the
     # autograded notebooks, never runs student code).
     if any(r.status != "failed" for r in results.values()):
-        run_nbgrader(root, "generate_feedback", lab_id, "--force")
+        run_nbgrader(root, "generate_feedback", lab_id, "--force", *class_db)
     for result in results.values():
         if result.status != "failed":
             html = root / "feedback" / result.student / lab_id / released_path.with_suffix(".html").name
@@ -116,7 +125,7 @@ def autograde(
                 result.feedback = str(feedback_dir / f"{result.student}.html")
         if result.status == "graded" and result.flags:
             result.status = "flagged"
-    _flag_in_class_gradebook(root, lab_id, results.values())
+    _flag_in_class_gradebook(class_url, lab_id, results.values())
     write_reports(lab_id, list(results.values()), lab_out)
     return list(results.values())
 
@@ -242,11 +251,11 @@ def _reclaim(folder: Path) -> None:
             os.chown(path, uid, gid)
 
 
-def _merge_into_class_gradebook(copy_db: Path, root: Path, lab_id: str, result: Result) -> None:
+def _merge_into_class_gradebook(copy_db: Path, class_url: str, lab_id: str, result: Result) -> None:
     """Copy one student's scores and comments from their copy's gradebook into the class's."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(f"sqlite:///{copy_db}") as theirs, Gradebook(f"sqlite:///{root / 'gradebook.db'}") as klass:
+    with Gradebook(f"sqlite:///{copy_db}") as theirs, Gradebook(class_url) as klass:
         try:
             graded = theirs.find_submission(lab_id, result.student)
         except MissingEntry:
@@ -273,11 +282,11 @@ def _merge_into_class_gradebook(copy_db: Path, root: Path, lab_id: str, result: 
         result.score, result.max_score = float(merged.score), float(merged.max_score)
 
 
-def _flag_in_class_gradebook(root: Path, lab_id: str, results) -> None:
+def _flag_in_class_gradebook(class_url: str, lab_id: str, results) -> None:
     """Flagged copies are flagged in formgrader too, for the manual look."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as klass:
+    with Gradebook(class_url) as klass:
         for result in results:
             try:
                 submission = klass.find_submission(lab_id, result.student)

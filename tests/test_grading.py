@@ -108,8 +108,7 @@ def hostile_batch(tiny_release, tmp_path_factory):
             src,
             rel,
             "add_answer",
-            "class Anything:\n    def __eq__(self, other):\n        return True\n"
-            "def add(a, b):\n    return Anything()",
+            "class Anything:\n    def __eq__(self, other):\n        return True\ndef add(a, b):\n    return Anything()",
         ),
         copies / "equals_anything" / name,
     )
@@ -182,3 +181,29 @@ def test_library_noise_never_zeroes_a_test_cell(hostile_batch):
     text = "".join(o.text for o in streams)
     assert "avertissement d'une bibliothèque" in text, "le texte reste visible dans le retour"
     assert "gemm_4bit" not in text, "le démarrage du noyau fait taire les loggers des bibliothèques"
+
+
+@pytest.mark.slow
+def test_two_grading_machines_share_one_class_gradebook(tiny_release, tmp_path):
+    """Each copy in its own course directory, two at a time; the parent merges into the class gradebook."""
+    from nbgrader.api import Gradebook
+
+    src, rel = nbformat.read(_tiny_source(), as_version=4), nbformat.read(tiny_release, as_version=4)
+    name, url = tiny_release.name, f"sqlite:///{tmp_path / 'classe.db'}"  # PostgreSQL in a real class
+    batches = {
+        "machine1": {"alice": S.solved(src, rel), "bob": rel},
+        "machine2": {"carol": S.with_code_appended(src, rel, "square_answer", "def square(x):\n    return 0.0")},
+    }
+    for machine, copies in batches.items():
+        for student, nb in copies.items():
+            S.write(nb, tmp_path / machine / student / name)
+        results = autograde(
+            TINY, tmp_path / machine, tmp_path / f"out-{machine}", labs_dir=S.FIXTURE_LABS, jobs=2, db_url=url
+        )
+        assert {r.student for r in results} == set(copies)
+        for student in copies:  # each copy was graded in a course directory of its own
+            assert (tmp_path / f"out-{machine}" / TINY / "copies" / student / "gradebook.db").exists()
+    full = _points({"test_add", "test_mean", "test_square", "test_noisy"})
+    with Gradebook(url) as gradebook:
+        scores = {s.student.id: s.score for s in gradebook.assignment_submissions(TINY)}
+    assert scores == {"alice": full, "bob": 0, "carol": full - _points({"test_square"})}

@@ -4,6 +4,7 @@ course lab                       JupyterLab on the course (nbgrader extensions o
 course test [pytest args]        the whole test suite, offline, profile ci
 course run --profile P NB...     papermill runs + summary of recorded figures
 course release [LAB...]          student versions of the labs
+course student-edition OUT       what students receive: chapters, course package, released labs
 course autograde LAB SUBMISSIONS grade a folder of submissions
 course validate NOTEBOOK         a student checks their notebook before submitting
 course sync [--check]            README tables and Colab cells from the syllabus
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -45,7 +47,19 @@ def cmd_lab(args: argparse.Namespace) -> int:
     # JupyterLab replaces this process: a supervisor's SIGTERM or Ctrl-C reaches
     # the server itself, which stops its kernels and leaves nothing behind.
     os.chdir(ROOT)
-    os.execv(sys.executable, command)
+    os.execve(sys.executable, command, lab_env())
+
+
+def lab_env(root: Path = ROOT) -> dict[str, str]:
+    """Environment of ``course lab``: nbgrader reads the course's configuration from any folder.
+
+    nbgrader's assignment list (Fetch, Submit) reloads its configuration from
+    the folder where fetched assignments go (``devoirs/``, set in
+    nbgrader_config.py); with the root on JUPYTER_CONFIG_PATH it still finds
+    the root's nbgrader_config.py (course id, exchange) there.
+    """
+    paths = [str(root), *filter(None, [os.environ.get("JUPYTER_CONFIG_PATH")])]
+    return {**os.environ, "JUPYTER_CONFIG_PATH": os.pathsep.join(paths)}
 
 
 def test_workers() -> int:
@@ -109,6 +123,7 @@ def cmd_autograde(args: argparse.Namespace) -> int:
         memory_mb=args.memory_mb,
         unsafe=args.unsafe,
         jobs=args.jobs,
+        db_url=args.db_url,
     )
     for r in results:
         flags = f"  [{'; '.join(r.flags)}]" if r.flags else ""
@@ -134,10 +149,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
     # The same kernel as the grader's: quiet libraries, stderr of a test cell not a failure.
     for name, value in kernels.GRADING_ENV.items():
         os.environ.setdefault(name, value)
-    with tempfile.TemporaryDirectory() as ipython_dir:
-        os.environ["IPYTHONDIR"] = str(kernels.write_quiet_ipython_dir(Path(ipython_dir)))
+    # nbgrader runs the notebook in its own folder: validate a copy, so that neither the
+    # notebook nor what its code writes next to it changes the student's (tracked) files.
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = _scratch_copy(path, Path(scratch) / "notebook")
+        os.environ["IPYTHONDIR"] = str(kernels.write_quiet_ipython_dir(Path(scratch) / "ipython"))
         validator = Validator(preprocessors=[CheckCellMetadata, ClearOutput, Execute, StderrToStdout])
-        results = validator.validate(str(path))
+        results = validator.validate(str(copy))
     if results.get("type_changed") or results.get("changed"):
         print("Des cellules verrouillées ou de test ont été modifiées : repartez de la version distribuée.")
         return 1
@@ -148,6 +166,41 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"\n{len(failed)} cellule(s) en échec : corrigez-les avant de rendre le notebook.")
         return 1
     print("Tous les tests visibles passent. Les tests cachés seront exécutés à la correction.")
+    return 0
+
+
+def _scratch_copy(notebook: Path, folder: Path, max_bytes: int = 100 * 2**20) -> Path:
+    """Copy the notebook and the plain files next to it (a lab's data; not sub-folders, not huge files)."""
+    folder.mkdir(parents=True)
+    for entry in notebook.parent.iterdir():
+        if entry.is_file() and not entry.name.startswith(".") and entry.stat().st_size <= max_bytes:
+            shutil.copy2(entry, folder / entry.name)
+    shutil.copy2(notebook, folder / notebook.name)
+    return folder / notebook.name
+
+
+def cmd_student_edition(args: argparse.Namespace) -> int:
+    from graders import student_edition
+
+    out = Path(args.out).resolve()
+    summary = student_edition.build(out, jobs=args.jobs)
+    print(
+        f"Édition étudiante écrite dans {out} : {len(summary['chapters'])} chapitres, "
+        f"{len(summary['labs'])} labs en version élève ; aucune ligne de solution ni de test caché."
+    )
+    if args.validate:
+        unexpected = 0
+        for lab_id, done in student_edition.validate_labs(out, jobs=args.jobs).items():
+            if student_edition.not_yet_solved(done):
+                print(f"{lab_id} : pas encore résolu (attendu)")
+            else:
+                unexpected += 1
+                print(f"{lab_id} : INATTENDU (code {done.returncode})\n{(done.stdout + done.stderr)[-1500:]}")
+        if unexpected:
+            print(f"{unexpected} lab(s) de l'édition ne se valident pas comme « pas encore résolus » : ne publiez pas.")
+            return 1
+    url, branch = syllabus.student_edition(syllabus.load())
+    print(f"À publier sur {url} (branche {branch}) : les badges Colab et les liens des labs des README y mènent.")
     return 0
 
 
@@ -222,6 +275,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=str(WORK / "release"))
     p.set_defaults(func=cmd_release)
 
+    p = sub.add_parser(
+        "student-edition", help="écrire l'édition étudiante : chapitres, paquet du cours, labs en version élève"
+    )
+    p.add_argument("out", help="dossier vide, ou clone de l'édition publiée (son .git est gardé)")
+    p.add_argument("--jobs", type=int, default=None, help="labs traités en même temps (défaut : cœurs, 4 au plus)")
+    p.add_argument(
+        "--validate",
+        action="store_true",
+        help="puis `course validate` sur chaque lab de l'édition : « pas encore résolu » attendu (minutes)",
+    )
+    p.set_defaults(func=cmd_student_edition)
+
     p = sub.add_parser("autograde", help="noter un dossier de copies (un sous-dossier par étudiant)")
     p.add_argument("lab")
     p.add_argument("submissions")
@@ -229,6 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cell-timeout", type=int, default=60, help="secondes par cellule (défaut : 60)")
     p.add_argument("--memory-mb", type=int, default=6144, help="mémoire maximale par copie (défaut : 6144)")
     p.add_argument("--jobs", type=int, default=None, help="copies notées en même temps (défaut : nombre de cœurs)")
+    p.add_argument(
+        "--db-url",
+        default=None,
+        help="gradebook de la classe (URL SQLAlchemy, ex. postgresql://…) au lieu du fichier SQLite",
+    )
     p.add_argument(
         "--unsafe",
         action="store_true",
