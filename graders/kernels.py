@@ -5,28 +5,25 @@ start-up file silences their loggers before any cell runs. Stderr left in a test
 cell is kept as stdout by graders.preprocessors.StderrToStdout and reported,
 never scored 0. With a runtime folder, the kernel runs in the sandbox
 (graders/sandbox.py) and talks to nbgrader over Unix sockets.
+
+Each nbgrader command is a process of its own (its limits, its log, killed on
+timeout), forked from a server that imported nbgrader once (graders/forkserver.py).
 """
 
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 from pathlib import Path
 
 from course_utils.quiet import QUIET_ENV, ipython_startup_file
-from graders import sandbox
+from graders import forkserver, sandbox
 
 GRADING_ENV = {**QUIET_ENV, "COURSE_PROFILE": "ci"}
 
 
-def _limit_memory(megabytes: int):
-    def apply():  # runs in the child before exec; the kernel inherits it
-        limit = megabytes * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return apply
+_nbgrader = forkserver.Client()  # one server per grading process
 
 
 def run_nbgrader(
@@ -46,7 +43,7 @@ def run_nbgrader(
     ``root``). ``threads``: the kernel's share of the cores when several grade at once.
     """
     home = home or root
-    command = [sys.executable, "-m", "nbgrader", *args, f"--CourseDirectory.root={root}"]
+    command = [*args, f"--CourseDirectory.root={root}"]
     if cell_timeout is not None:
         command.append(f"--Execute.timeout={cell_timeout}")
     env = {**os.environ, **GRADING_ENV, "IPYTHONDIR": str(home / ".ipython")}
@@ -68,15 +65,7 @@ def run_nbgrader(
         env["COURSE_SANDBOX_SCRATCH_ROOT"] = str(root / "autograded")
     if threads is not None:
         env.update({name: str(threads) for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")})
-    return subprocess.run(
-        command,
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        preexec_fn=_limit_memory(memory_mb) if memory_mb else None,
-    )
+    return _nbgrader.run(command, env, root, memory_mb, timeout)
 
 
 def write_quiet_ipython_dir(folder: Path, guard: bool = False) -> Path:
