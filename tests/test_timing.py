@@ -77,3 +77,63 @@ def test_synchronize_around_each_timed_call(clock, monkeypatch):
 def test_synchronize_on_cpu_is_a_no_op():
     timing.synchronize("cpu")
     timing.synchronize(None)
+
+
+def test_interleaved_ratios_alternate_the_order():
+    order = []
+
+    def run(name, cost):
+        def fn():
+            order.append(name)
+            return cost
+
+        return fn
+
+    ratios = timing.interleaved_ratios(run("A", 3.0), run("B", 1.5), rounds=4)
+    assert order == ["A", "B", "B", "A", "A", "B", "B", "A"]
+    assert ratios == [2.0, 2.0, 2.0, 2.0]
+    with pytest.raises(ValueError):
+        timing.interleaved_ratios(run("A", 1.0), run("B", 1.0), rounds=0)
+    with pytest.raises(ValueError):
+        timing.interleaved_ratios(run("A", 1.0), run("B", 0.0), rounds=1)
+
+
+def test_median_speedup_survives_a_busy_machine(clock):
+    """A slow spell hits both runs of a round: the median ratio stays the true speed-up."""
+    slowdown = iter([1, 1, 5, 5, 1, 1, 1, 1, 8, 8])  # one factor per timed call, equal within a round
+
+    def work(seconds):
+        def fn():
+            clock.now += seconds * next(slowdown)
+
+        return fn
+
+    median, ratios = timing.median_speedup(work(2.0), work(0.5), rounds=5)
+    assert median == pytest.approx(4.0) and ratios == pytest.approx([4.0] * 5)
+
+
+def test_median_speedup_ignores_one_disturbed_round(clock):
+    factors = iter([1, 1, 1, 1, 1, 9, 1, 1, 1, 1])  # the candidate of round 3 is hit alone
+
+    def work(seconds):
+        def fn():
+            clock.now += seconds * next(factors)
+
+        return fn
+
+    median, ratios = timing.median_speedup(work(3.0), work(1.0), rounds=5)
+    assert median == pytest.approx(3.0) and min(ratios) == pytest.approx(3.0 / 9)
+
+
+def test_seconds_and_warmup(clock):
+    calls = []
+
+    def fn():
+        calls.append(1)
+        clock.now += 0.25
+
+    assert timing.seconds(fn)() == pytest.approx(0.25)
+    timing.median_speedup(fn, fn, rounds=1, warmup=2)
+    assert len(calls) == 1 + 2 * 2 + 2
+    with pytest.raises(ValueError):
+        timing.median_speedup(fn, fn, warmup=-1)
