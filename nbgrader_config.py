@@ -14,3 +14,9 @@ c.CourseDirectory.source_directory = os.path.join(here, "labs")
 # Local exchange for the Assignments tab (release_assignment / fetch on one machine).
 c.Exchange.root = os.path.join(here, ".course-work", "exchange")
 os.makedirs(c.Exchange.root, exist_ok=True)
+# Fetch puts a student's copy in devoirs/<lab>/ (ignored by git), never at the root;
+# Submit takes it from there. Not a hidden folder: JupyterLab would not open it.
+# `course lab` puts this folder on JUPYTER_CONFIG_PATH, so that nbgrader still reads
+# this file after it moves into devoirs/ (see course_utils.cli.lab_env).
+c.Exchange.assignment_dir = os.path.join(here, "devoirs")
+os.makedirs(c.Exchange.assignment_dir, exist_ok=True)

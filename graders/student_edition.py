@@ -320,9 +320,16 @@ def not_yet_solved(done: subprocess.CompletedProcess) -> bool:
     return done.returncode == 1 and "en échec" in done.stdout and "modifiées" not in done.stdout
 
 
-def validate_labs(edition: Path, jobs: int | None = None) -> dict[str, subprocess.CompletedProcess]:
-    """``course validate`` on every lab of the edition (several at once), by lab id."""
+def validate_labs(
+    edition: Path, labs: list[str] | None = None, jobs: int | None = None
+) -> dict[str, subprocess.CompletedProcess]:
+    """``course validate`` on the labs of the edition (default: all; several at once), by lab id.
+
+    It executes each lab from top to bottom: about 5 to 20 s of CPU per lab under ``ci``.
+    """
     notebooks = {nb.parent.name: nb for nb in sorted((edition / "labs").glob("*/*.ipynb"))}
+    if labs is not None:
+        notebooks = {lab_id: notebooks[lab_id] for lab_id in labs}
     with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:
         done = pool.map(lambda nb: validate_lab(edition, nb), notebooks.values())
         return dict(zip(notebooks, done, strict=True))
