@@ -66,7 +66,9 @@ STAMP = ".student-edition.json"
 STUDENT_SECTION = "Démarrer (étudiants)"
 EXTRA_SECTIONS = ("Le modèle de base du cours",)
 # Parts of README.md that only make sense in the instructor's repository.
-INSTRUCTOR_ONLY = re.compile(r"[ \t]*<!-- BEGIN instructor-only -->.*?<!-- END instructor-only -->[ \t]*\n?", re.S)
+INSTRUCTOR_ONLY = re.compile(
+    r"[ \t]*<!-- BEGIN instructor-only -->.*?<!-- END instructor-only -->[ \t]*\n(?:[ \t]*\n)?", re.S
+)
 # An nbgrader region marker on a line of its own (`### BEGIN SOLUTION`...), not a mention in prose or code.
 MARKER_LINE = re.compile(r"#+\s*(BEGIN|END) (SOLUTION|HIDDEN TESTS)\b")
 
@@ -173,9 +175,9 @@ def student_readme(root: Path, syl: dict) -> str:
         raise GradingError(f"README.md : section « ## {STUDENT_SECTION} » introuvable (instructions des étudiants).")
     url, branch = syllabus.student_edition(syl)
     note = (
-        f"> **Édition étudiante** du cours ({url}, branche `{branch}`), construite par `course student-edition` "
-        "depuis le dépôt de l'enseignant. Les labs de [`labs/`](labs/README.md) sont les versions élèves : ni "
-        "solution ni test caché.\n"
+        f"> **Édition étudiante** du cours ({url}, branche `{branch}`), construite par `course student-edition`\n"
+        "> depuis le dépôt de l'enseignant. Les labs de [`labs/`](labs/README.md) sont les versions élèves : ni\n"
+        "> solution ni test caché.\n"
     )
     parts = [intro.rstrip() + "\n", note, sections[STUDENT_SECTION].rstrip() + "\n"]
     parts += [sections[title].rstrip() + "\n" for title in EXTRA_SECTIONS if title in sections]
