@@ -207,6 +207,18 @@ def test_build_refuses_a_folder_that_is_not_an_edition(root, tmp_path):
     assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "à garder"
 
 
+def test_a_former_edition_is_rewritten_but_its_git_kept(root, tmp_path):
+    out = tmp_path / "clone"
+    (out / ".git").mkdir(parents=True)
+    (out / ".git" / "HEAD").write_text("ref: refs/heads/main\n", encoding="utf-8")
+    student_edition._prepare(out, root, labs.LABS_DIR)  # a fresh clone: only .git
+    (out / student_edition.STAMP).write_text("{}", encoding="utf-8")
+    (out / "partie-99").mkdir()
+    (out / "partie-99" / "ancien.ipynb").write_text("{}", encoding="utf-8")
+    student_edition._prepare(out, root, labs.LABS_DIR)  # a former edition: emptied
+    assert [p.name for p in out.iterdir()] == [".git"] and (out / ".git" / "HEAD").is_file()
+
+
 # --- the students' tools leave tracked files alone ---------------------------------
 
 
