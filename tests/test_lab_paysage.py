@@ -1,0 +1,98 @@
+"""The loss-landscape lab's tests catch plausible shortcuts.
+
+Each copy runs in this process, without nbgrader (test_grading.py already grades the
+solution and the release): the locked cells, the answer cells (the solution, one of
+them replaced by a shortcut) and the graded test cells, hidden tests included, under
+the ci profile; plots and demos are skipped. A shortcut must fail exactly the test
+cells that check what it skips, and the solution none.
+"""
+
+import nbformat
+import pytest
+
+from graders import labs
+
+LAB = "partie-02-paysage"
+
+UNNORMALIZED = ("filter_answer", "normalized[name] = d * scale", "normalized[name] = d.clone()")
+LAYERWISE = (
+    "filter_answer",
+    "scale = (w_norms / (d_norms + 1e-10)).reshape(-1, *([1] * (w.dim() - 1)))",
+    "scale = w.norm() / (d.norm() + 1e-10)",
+)
+BIASES_KEPT = ("filter_answer", "normalized[name] = torch.zeros_like(d)", "normalized[name] = w.clone()")
+ONE_SIDED = ("sharpness_answer", "rises.append((up + down) / 2 - base)", "rises.append(up - base)")
+# Restores after a normal run, but not when loss_fn raises.
+NO_FINALLY = ("slices_answer", "    try:\n        with torch.no_grad():", "    if True:\n        with torch.no_grad():")
+NO_FINALLY_END = ("slices_answer", "    finally:\n", "    if True:\n")
+# Adds the step, then subtracts it: the rounding does not cancel exactly.
+SUBTRACT = (
+    "slices_answer",
+    "p.copy_(saved[name] + a * d1[name] + b * d2[name])",
+    "p.add_(a * d1[name] + b * d2[name])\n"
+    "                    losses[i, j] = float(loss_fn(model(x), y))\n"
+    "                    for name, p in params.items():\n"
+    "                        p.sub_(a * d1[name] + b * d2[name])\n"
+    "                    continue",
+)
+SUBTRACT_NO_COPY = ("slices_answer", "                p.copy_(saved[name])  # copie", "                pass  # copie")
+
+FILTER_CELLS = {"test_filter_normalize", "test_random_direction", "test_compare_measures"}
+CASES = {
+    "solution": ([], set()),
+    "unnormalized_direction": ([UNNORMALIZED], FILTER_CELLS),
+    "whole_layer_normalization": ([LAYERWISE], FILTER_CELLS),
+    "biases_kept": ([BIASES_KEPT], FILTER_CELLS),
+    "one_sided_sharpness": ([ONE_SIDED], {"test_sharpness", "test_compare_measures"}),
+    "no_restore_on_error": ([NO_FINALLY, NO_FINALLY_END], {"test_slice_1d"}),
+    "restore_by_subtracting": ([SUBTRACT, SUBTRACT_NO_COPY], {"test_slice_1d", "test_slice_2d", "test_sharpness"}),
+}
+
+
+def _solution(source: str) -> str:
+    return "\n".join(
+        line for line in source.splitlines() if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
+    )
+
+
+def failed_test_cells(edits) -> set[str]:
+    """Run the lab (solution with ``edits`` applied) and return the graded cells that raise."""
+    import torch
+
+    nb = nbformat.read(labs.lab_notebook(LAB), as_version=4)
+    answers = {
+        c.metadata["nbgrader"]["grade_id"]: _solution(c.source)
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    for grade_id, old, new in edits:
+        assert old in answers[grade_id], f"the shortcut no longer applies to {grade_id}: {old!r}"
+        answers[grade_id] = answers[grade_id].replace(old, new)
+    namespace, failed, threads = {"__name__": "__lab__"}, set(), torch.get_num_threads()
+    try:
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            grade_id = meta.get("grade_id")
+            if cell.cell_type != "code":
+                continue
+            if "parameters" in cell.metadata.get("tags", []):
+                exec('PROFILE = "ci"', namespace)
+            elif meta.get("locked") and not meta.get("grade"):  # setup, data and models
+                exec(compile(cell.source, grade_id, "exec"), namespace)
+            elif meta.get("solution"):
+                exec(compile(answers[grade_id], grade_id, "exec"), namespace)
+            elif meta.get("grade"):
+                try:
+                    exec(compile(cell.source, grade_id, "exec"), namespace)
+                except Exception:
+                    failed.add(grade_id)
+    finally:
+        torch.set_num_threads(threads)  # the setup cell sets 1 thread for the lab's kernel
+    return failed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_shortcuts_fail_the_cells_that_check_them(case):
+    edits, expected = CASES[case]
+    assert failed_test_cells(edits) == expected
