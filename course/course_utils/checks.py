@@ -278,6 +278,15 @@ def _codes_of(obj: Any, _depth: int = 0) -> list[types.CodeType]:
     return codes
 
 
+def _accessors(value: Any) -> list[Any]:
+    """The functions behind a class attribute (method, static or class method, property)."""
+    if isinstance(value, (staticmethod, classmethod)):
+        return [value.__func__]
+    if isinstance(value, property):
+        return [f for f in (value.fget, value.fset, value.fdel) if f is not None]
+    return [value] if isinstance(value, types.FunctionType) else []
+
+
 def _safe_attr(obj: Any, name: str) -> Any:
     """An attribute of a module or a class, without running the object's code; _UNKNOWN otherwise."""
     if isinstance(obj, types.ModuleType):
@@ -469,23 +478,19 @@ class _Scanner:
         self.findings: list[str] = []
         self.seen: set[types.CodeType] = set()
 
-    def scan_object(self, obj: Any) -> None:
+    def scan_object(self, obj: Any, explicit: bool = False) -> None:
+        """Scan a notebook function, method or class (any of them when ``explicit``: passed to ``forbid_in``)."""
         if isinstance(obj, type):
             for value in vars(obj).values():
-                for code in _codes_of(value):
-                    self.scan_code(
-                        code,
-                        getattr(inspect.unwrap(value), "__globals__", None) if callable(value) else None,
-                        getattr(value, "__closure__", None),
-                    )
+                for accessor in _accessors(value):
+                    self.scan_object(accessor, explicit)
             return
-        func = inspect.unwrap(obj.__func__ if isinstance(obj, types.MethodType) else obj)
-        if isinstance(func, types.FunctionType):
+        func = obj.__func__ if isinstance(obj, types.MethodType) else obj
+        func = inspect.unwrap(func) if isinstance(func, types.FunctionType) else func
+        if not isinstance(func, types.FunctionType):
+            return  # instances and C functions: nothing to read (their class is scanned when it is named)
+        if explicit or func.__globals__.get("__name__") == "__main__":
             self.scan_code(func.__code__, func.__globals__, func.__closure__)
-        elif callable(obj):
-            call = inspect.getattr_static(type(obj), "__call__", None)
-            if isinstance(call, types.FunctionType):
-                self.scan_code(call.__code__, call.__globals__, None)
 
     def _where(self, code: types.CodeType) -> str:
         return f"dans `{getattr(code, 'co_qualname', code.co_name)}`"
@@ -516,7 +521,11 @@ class _Scanner:
                 f"désactiver le contrôle des fonctions interdites est interdit ({what} {self._where(code)})."
             )
             return
-        if getattr(obj, "__module__", None) == "__main__":
+        try:
+            in_notebook = getattr(obj, "__module__", None) == "__main__"
+        except Exception:  # pragma: no cover - an object whose attributes run code
+            in_notebook = False
+        if in_notebook:
             self.scan_object(obj)
 
     def scan_code(self, code: types.CodeType, globals_: dict | None, closure: tuple | None) -> None:
@@ -630,7 +639,7 @@ def forbid_in(functions: Any, *targets: str, ops: Iterable[str] = ()) -> None:
         label = rules.label_of(item)
         if label is not None:
             raise AssertionError(_message(label, f"`{_describe(item)}` est la fonction interdite elle-même"))
-        scanner.scan_object(item)
+        scanner.scan_object(item, explicit=True)
     if scanner.findings:
         raise AssertionError("\n".join(scanner.findings[:5]))
 
