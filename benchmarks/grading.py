@@ -31,6 +31,16 @@ def _execute_alone(source: Path, output: Path) -> float:
     return time.perf_counter() - start
 
 
+def _execute_in_process(source: Path) -> float:
+    """A stricter baseline: kernel start and cells only (nbclient already imported)."""
+    import nbclient
+
+    nb = nbformat.read(source, as_version=4)
+    start = time.perf_counter()
+    nbclient.NotebookClient(nb, timeout=600).execute()
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lab", default="partie-02-entropie")
@@ -51,6 +61,7 @@ def main() -> None:
             nbformat.write(solution, target)
         # Baseline measured before and after the grading runs (the machine's load drifts).
         baseline = [_execute_alone(source, tmp / "baseline.ipynb")]
+        strict = [_execute_in_process(source)]
         per_jobs = {}
         for jobs in sorted({1, args.jobs}):
             prepared = prepare_course(args.lab, tmp / f"course-{jobs}" / "nbgrader")
@@ -59,17 +70,20 @@ def main() -> None:
             per_jobs[jobs] = time.perf_counter() - start
             assert all(r.score == r.max_score and r.status == "graded" for r in results), results
         baseline.append(_execute_alone(source, tmp / "baseline.ipynb"))
-    baseline_s = statistics.mean(baseline)
+        strict.append(_execute_in_process(source))
+    baseline_s, strict_s = statistics.mean(baseline), statistics.mean(strict)
     print(f"lab {args.lab}, {args.copies} copies, machine : {os.cpu_count()} cœurs")
     print(f"release              : {release_s:6.1f} s")
     print(
         f"notebook seul        : {baseline_s:6.1f} s (nbconvert --execute, référence ; {baseline[0]:.1f} puis {baseline[1]:.1f})"
     )
+    print(f"noyau et cellules    : {strict_s:6.1f} s (nbclient dans ce processus, référence stricte)")
     for jobs, total in per_jobs.items():
         per_copy = total / args.copies
         print(
             f"autograde --jobs {jobs:<3} : {per_copy:6.1f} s par copie, {60 * args.copies / total:5.1f} copies/min "
-            f"({total:.1f} s au total, bac à sable et retours compris ; {per_copy / baseline_s:.2f}x la référence)"
+            f"({total:.1f} s au total, bac à sable et retours compris ; {per_copy / baseline_s:.2f}x la référence, "
+            f"{per_copy / strict_s:.2f}x la stricte)"
         )
 
 
