@@ -88,8 +88,11 @@ def autograde(
     if unsafe_reason is None:
         hidden = sorted({REPO_ROOT, labs_dir.resolve(), root.resolve(), lab_out.resolve(), submissions.resolve()})
         kept = [*sandbox.default_kept(), root / ".ipython"]
-        # Models and tokenizers the course built: read, and built privately if missing.
-        sandbox.write_kernelspec(root / ".jupyter", hidden, kept, shared=[base_model.cache_dir()])
+        # Models and tokenizers the course built: read, and built privately if missing
+        # (the folder must exist to be shared: the sandbox hides where it would be made).
+        cache = base_model.cache_dir()
+        cache.mkdir(parents=True, exist_ok=True)
+        sandbox.write_kernelspec(root / ".jupyter", hidden, kept, shared=[cache])
     jobs = max(1, jobs or os.cpu_count() or 1)
     grading = _Grading(
         lab_id=lab_id,

@@ -69,12 +69,17 @@ def sandboxed_batch(tmp_path_factory):
         ),
         copies / "writer" / name,
     )
-    cache = base_model.cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
+    cache = _fresh_cache(tmp_path_factory)  # not made yet, under the /tmp that the sandbox hides
     poison = f"open({str(cache / 'poison.txt')!r}, 'w').write('x')"
     S.write(S.with_code_appended(src, rel, "mean_answer", poison), copies / "cache_poisoner" / name)
-    results = autograde(TINY, copies, out, cell_timeout=20, memory_mb=4096, labs_dir=S.FIXTURE_LABS)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(base_model.CACHE_ENV_VAR, str(cache))
+        results = autograde(TINY, copies, out, cell_timeout=20, memory_mb=4096, labs_dir=S.FIXTURE_LABS)
     return {r.student: r for r in results}, out / TINY
+
+
+def _fresh_cache(tmp_path_factory):
+    return tmp_path_factory.getbasetemp() / "sandbox-cache" / "not-made-yet"
 
 
 def _points(*grade_ids):
@@ -149,11 +154,13 @@ def test_no_write_outside_its_folder(sandboxed_batch):
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("sandbox")
-def test_course_cache_is_read_and_written_privately(sandboxed_batch):
+def test_course_cache_is_read_and_written_privately(sandboxed_batch, tmp_path_factory):
     r, _ = sandboxed_batch
-    # A copy may build what the course cache lacks (a tokenizer, a model), in a layer of its own.
+    # A copy may build what the course cache lacks (a tokenizer, a model), in a layer of its own,
+    # even when the cache did not exist yet (the grader makes it before hiding /tmp).
     assert (r["cache_poisoner"].score, r["cache_poisoner"].status) == (FULL, "graded"), r["cache_poisoner"]
-    assert not (base_model.cache_dir() / "poison.txt").exists()
+    assert _fresh_cache(tmp_path_factory).is_dir()
+    assert not (_fresh_cache(tmp_path_factory) / "poison.txt").exists()
 
 
 def test_grading_refuses_without_a_sandbox(monkeypatch, tmp_path):
