@@ -37,3 +37,25 @@ def test_report_orders_slow_items_first_and_reports_times(tmp_path, monkeypatch)
     assert data["install_s"] == 42 and list(data["items"])[0].endswith("test_slow")
     assert data["items"]["test_sample.py::test_slow"] >= 0.3
     assert test_report.SLOWEST == 15
+
+
+def test_an_xdist_group_stays_on_one_worker(tmp_path):
+    """With pytest 9, xdist's loadgroup needs the plugin's help (see _mark_xdist_groups)."""
+    (tmp_path / "test_group.py").write_text(
+        "import os\nimport time\nimport pytest\n\n"
+        "@pytest.fixture(scope='session')\ndef batch():\n    return []\n\n"
+        "@pytest.mark.xdist_group('g')\ndef test_a(batch):\n    batch.append(os.environ['PYTEST_XDIST_WORKER'])\n\n"
+        "@pytest.mark.xdist_group('g')\ndef test_b(batch):\n    batch.append(os.environ['PYTEST_XDIST_WORKER'])\n"
+        "    assert len(batch) == 2, 'the session fixture is shared: one worker ran the group'\n\n"
+        "@pytest.mark.parametrize('i', range(4))\ndef test_other(i):\n    time.sleep(0.2)\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "course_utils.test_report"]
+        + ["-n", "2", "--dist", "loadgroup", "-p", "no:randomly", "-q", "."],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr

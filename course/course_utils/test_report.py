@@ -36,6 +36,28 @@ def _weight(item) -> int:
 
 def pytest_collection_modifyitems(session, config, items):
     items.sort(key=_weight)  # stable: the order within each kind is kept
+    _mark_xdist_groups(config, items)
+
+
+def _mark_xdist_groups(config, items) -> None:
+    """Make ``--dist loadgroup`` keep an ``xdist_group`` on one worker with pytest 9.
+
+    pytest-xdist 3.8 tags grouped items by setting ``item._nodeid``, which pytest
+    9 no longer reads (``item._id``): every test of a group could land on another
+    worker, and a session fixture shared by the group was built once per worker.
+    """
+    try:
+        from _pytest.nodeid import coerce_node_id
+    except ImportError:  # pytest < 9: xdist's own tagging works
+        return
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        groups = {
+            str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")
+        }
+        if groups and "@" not in item.nodeid:
+            item._id = coerce_node_id(f"{item.nodeid}@{'_'.join(sorted(groups))}")
 
 
 def pytest_runtest_logreport(report):
