@@ -88,11 +88,8 @@ def autograde(
     if unsafe_reason is None:
         hidden = sorted({REPO_ROOT, labs_dir.resolve(), root.resolve(), lab_out.resolve(), submissions.resolve()})
         kept = [*sandbox.default_kept(), root / ".ipython"]
-        # Models and tokenizers the course built: read, and built privately if missing
-        # (the folder must exist to be shared: the sandbox hides where it would be made).
-        cache = base_model.cache_dir()
-        cache.mkdir(parents=True, exist_ok=True)
-        sandbox.write_kernelspec(root / ".jupyter", hidden, kept, shared=[cache])
+        # Models and tokenizers the course built: read, and built privately if missing.
+        sandbox.write_kernelspec(root / ".jupyter", hidden, kept, shared=[readable_cache(base_model.cache_dir())])
     jobs = max(1, jobs or os.cpu_count() or 1)
     grading = _Grading(
         lab_id=lab_id,
@@ -131,6 +128,16 @@ def autograde(
     _flag_in_class_gradebook(class_url, lab_id, results.values())
     write_reports(lab_id, list(results.values()), lab_out)
     return list(results.values())
+
+
+def readable_cache(cache: Path) -> Path:
+    """The course cache, made if missing (the sandbox hides where it would be made) and
+    readable by the sandbox's user (entries built before the course made them 0755 were private)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    for entry in [cache, *cache.iterdir()]:
+        if entry.is_dir() and not entry.is_symlink():
+            entry.chmod(entry.stat().st_mode | 0o055)
+    return cache
 
 
 def _sandbox_or_refuse(unsafe: bool) -> str | None:

@@ -180,3 +180,19 @@ def test_the_launcher_starts_only_where_the_grader_said(tmp_path, monkeypatch):
     with pytest.raises(SystemExit, match="non annoncé"):
         sandbox.main(["--", "python", "-m", "ipykernel_launcher", "-f", str(tmp_path / "runtime" / "k.json")])
     assert tmp_path.stat().st_uid == 0
+
+
+def test_course_cache_entries_are_readable_by_the_sandbox_user(tmp_path, monkeypatch):
+    """A model or tokenizer built in the cache (by a chapter, a test, the instructor) can be read when grading."""
+    import stat
+
+    from graders.autograde import readable_cache
+
+    monkeypatch.setenv(base_model.CACHE_ENV_VAR, str(tmp_path / "cache"))
+    built = base_model._build_once("entry", lambda folder: (folder / "f.txt").write_text("x"))
+    assert stat.S_IMODE(built.stat().st_mode) & 0o055 == 0o055
+    private = tmp_path / "cache" / "older-entry"
+    private.mkdir(mode=0o700)
+    readable_cache(tmp_path / "cache")
+    assert stat.S_IMODE(private.stat().st_mode) & 0o055 == 0o055
+    assert readable_cache(tmp_path / "new-cache").is_dir()

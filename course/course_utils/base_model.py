@@ -120,6 +120,7 @@ def _build_once(name: str, build) -> Path:
     with _build_lock(name):
         if not final.is_dir():
             tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache_dir()))
+            tmp.chmod(0o755)  # mkdtemp makes it private; the grader's sandboxed kernels read it
             try:
                 build(tmp)
                 tmp.rename(final)  # atomic: readers never see half a folder
