@@ -200,4 +200,3 @@ def check(cell: str = "") -> list[str]:
         report.append("classes de la copie qui redéfinissent l'égalité : " + ", ".join(classes))
     print(f"{MARK} {cell} : " + (" ; ".join(report) if report else "ok"), flush=True)
     return report
-
