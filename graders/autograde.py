@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -192,11 +193,20 @@ def _collect(submissions: Path, released, notebook_name: str, total: float):
     return results, to_grade
 
 
+@dataclass(frozen=True)
 class _Grading:
     """How to grade one submission of this lab in a course directory of its own."""
 
-    def __init__(self, **settings):
-        self.__dict__.update(settings)
+    lab_id: str
+    root: Path  # the prepared course directory (class gradebook, kernel's .ipython and .jupyter)
+    copies: Path  # one course directory per submission below it
+    notebook_name: str
+    n_code_cells: int
+    cell_timeout: int
+    memory_mb: int
+    threads: int  # each kernel's share of the cores
+    hidden: list[Path]  # what the sandbox hides (empty without it)
+    unsafe_reason: str | None  # why there is no sandbox, if there is none
 
     def grade(self, result: Result, submitted) -> None:
         course = self.copies / result.student

@@ -6,6 +6,7 @@ import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from course_utils.grading_guard import MARK as GUARD_MARK
+from graders.labs import is_test_cell
 
 # Prefix of the stderr text that StderrToStdout keeps, as stdout, in a test cell.
 STDERR_MARK = "[stderr] "
@@ -21,8 +22,7 @@ class StderrToStdout(NbGraderPreprocessor):
     """
 
     def preprocess_cell(self, cell, resources, cell_index):
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+        if cell.cell_type == "code" and is_test_cell(cell):
             for output in cell.outputs:
                 if output.output_type == "stream" and output.name == "stderr":
                     output.name = "stdout"
@@ -32,11 +32,6 @@ class StderrToStdout(NbGraderPreprocessor):
 
 # First line of the cells GuardTestCells inserts (and GuardReport removes).
 GUARD_HEADER = "# garde-fou du correcteur : cellule ajoutée pour la correction, puis retirée"
-
-
-def _is_test_cell(cell) -> bool:
-    meta = cell.metadata.get("nbgrader", {})
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
 class GuardTestCells(NbGraderPreprocessor):
@@ -50,7 +45,7 @@ class GuardTestCells(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         cells = []
         for cell in nb.cells:
-            if _is_test_cell(cell):
+            if cell.cell_type == "code" and is_test_cell(cell):
                 grade_id = cell.metadata["nbgrader"]["grade_id"]
                 source = (
                     f"{GUARD_HEADER}\nimport course_utils.grading_guard as _course_guard\n\n"
