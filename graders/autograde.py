@@ -13,6 +13,7 @@ the reports.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -23,12 +24,13 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils import base_model
+from course_utils import base_model, serving
 from graders import sandbox
 from graders.kernels import run_nbgrader
-from graders.labs import LABS_DIR, REPO_ROOT, GradingError, graded_cells
+from graders.labs import LABS_DIR, REPO_ROOT, GradingError, graded_cells, needs_server
 from graders.release import prepare_course
 from graders.reports import Result, execution_flags, guard_flags, sandbox_flags, stderr_notes, write_reports
+from graders.serve_bridge import UnixBridge
 from graders.submissions import find_submission, integrity_flags, student_id
 
 
@@ -85,27 +87,30 @@ def autograde(
         if done.returncode != 0:
             raise GradingError(f"Gradebook {db_url} inutilisable :\n{done.stdout}\n{done.stderr}")
 
-    hidden: list[Path] = []
-    if unsafe_reason is None:
-        hidden = sorted({REPO_ROOT, labs_dir.resolve(), root.resolve(), lab_out.resolve(), submissions.resolve()})
-        kept = [*sandbox.default_kept(), root / ".ipython"]
-        # Models and tokenizers the course built: read, and built privately if missing.
-        sandbox.write_kernelspec(root / ".jupyter", hidden, kept, shared=[readable_cache(base_model.cache_dir())])
     jobs = max(1, jobs or os.cpu_count() or 1)
-    grading = _Grading(
-        lab_id=lab_id,
-        root=root,
-        copies=lab_out / "copies",
-        notebook_name=released_path.name,
-        n_code_cells=sum(c.cell_type == "code" for c in released.cells),
-        cell_timeout=cell_timeout,
-        memory_mb=memory_mb,
-        threads=max(1, (os.cpu_count() or 1) // jobs),
-        hidden=hidden,
-        unsafe_reason=unsafe_reason,
-    )
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        list(pool.map(lambda item: grading.grade(*item), to_grade))
+    with contextlib.ExitStack() as stack:
+        kept = [*sandbox.default_kept(), root / ".ipython"]
+        serve_env = _serve_env(lab_id, unsafe_reason, kept, stack)
+        hidden: list[Path] = []
+        if unsafe_reason is None:
+            hidden = sorted({REPO_ROOT, labs_dir.resolve(), root.resolve(), lab_out.resolve(), submissions.resolve()})
+            # Models and tokenizers the course built: read, and built privately if missing.
+            sandbox.write_kernelspec(root / ".jupyter", hidden, kept, shared=[readable_cache(base_model.cache_dir())])
+        grading = _Grading(
+            lab_id=lab_id,
+            root=root,
+            copies=lab_out / "copies",
+            notebook_name=released_path.name,
+            n_code_cells=sum(c.cell_type == "code" for c in released.cells),
+            cell_timeout=cell_timeout,
+            memory_mb=memory_mb,
+            threads=max(1, (os.cpu_count() or 1) // jobs),
+            hidden=hidden,
+            unsafe_reason=unsafe_reason,
+            env=serve_env,
+        )
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            list(pool.map(lambda item: grading.grade(*item), to_grade))
 
     # The parent alone writes the class gradebook, one copy after the other.
     class_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
@@ -129,6 +134,20 @@ def autograde(
     _flag_in_class_gradebook(class_url, lab_id, results.values())
     write_reports(lab_id, list(results.values()), lab_out)
     return list(results.values())
+
+
+def _serve_env(lab_id: str, unsafe_reason: str | None, kept: list[Path], stack: contextlib.ExitStack) -> dict:
+    """For a lab that calls the course's server: the server (started if none runs) and how kernels reach it."""
+    if not needs_server(lab_id):
+        return {}
+    server = serving.shared_server()
+    if unsafe_reason is not None:
+        return {"COURSE_SERVE_URL": server.base_url}
+    folder = Path(tempfile.mkdtemp(prefix="serve-", dir="/tmp"))  # short: a socket path has at most 107 characters
+    stack.callback(shutil.rmtree, folder, ignore_errors=True)
+    bridge = stack.enter_context(UnixBridge(folder / "vllm.sock", server.port))
+    kept.append(folder)
+    return {"COURSE_SERVE_SOCKET": str(bridge.path)}
 
 
 def readable_cache(cache: Path) -> Path:
@@ -207,6 +226,7 @@ class _Grading:
     threads: int  # each kernel's share of the cores
     hidden: list[Path]  # what the sandbox hides (empty without it)
     unsafe_reason: str | None  # why there is no sandbox, if there is none
+    env: dict  # more variables for nbgrader and its kernels (how to reach the course's server)
 
     def grade(self, result: Result, submitted) -> None:
         course = self.copies / result.student
@@ -237,6 +257,7 @@ class _Grading:
                 runtime=runtime,
                 home=self.root,
                 threads=self.threads,
+                env=self.env,
             )
             log = done.stdout + done.stderr
         except subprocess.TimeoutExpired:

