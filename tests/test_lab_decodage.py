@@ -92,10 +92,7 @@ CASES = {
     "top_k_library": ([TOPK_LIBRARY], {"test_top_k", "test_step"}),
     "top_p_ignores_min_tokens": ([TOPP_NO_MIN], {"test_top_p"}),
     "top_p_strict_boundary": ([TOPP_STRICT], {"test_top_p"}),
-    "typical_plain_sum": (
-        [TYPICAL_SUM],
-        {"test_typical", "test_step"},
-    ),  # its batch test chains top-k (-inf) and typical
+    "typical_plain_sum": ([TYPICAL_SUM], {"test_typical"}),
     "penalty_always_divides": ([PENALTY_DIVIDE], {"test_penalty"}),
     "temperature_last": ([STEP_ORDER, STEP_ORDER_END], {"test_step"}),
     "json_unconstrained": ([JSON_NO_MASK, JSON_NO_ACCEPT_CHECK], {"test_json"}),
@@ -146,8 +143,12 @@ def failed_test_cells(edits) -> set[str]:
     return failed
 
 
+# Cells that a shortcut fails or not depending on the logits drawn at grading time.
+MAY_FAIL = {"typical_plain_sum": {"test_step"}}  # its batch draw chains top-k (-inf) then typical
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_shortcuts_fail_the_cells_that_check_them(case):
     edits, expected = CASES[case]
-    assert failed_test_cells(edits) == expected
+    assert failed_test_cells(edits) - MAY_FAIL.get(case, set()) == expected
