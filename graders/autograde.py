@@ -90,7 +90,8 @@ def autograde(
     jobs = max(1, jobs or os.cpu_count() or 1)
     with contextlib.ExitStack() as stack:
         kept = [*sandbox.default_kept(), root / ".ipython"]
-        serve_env = _serve_env(lab_id, unsafe_reason, kept, stack)
+        # The sandbox gives the kernel another HOME: name the cache, or it would build the models again.
+        kernel_env = {"COURSE_CACHE": str(base_model.cache_dir()), **_serve_env(lab_id, unsafe_reason, kept, stack)}
         hidden: list[Path] = []
         if unsafe_reason is None:
             hidden = sorted({REPO_ROOT, labs_dir.resolve(), root.resolve(), lab_out.resolve(), submissions.resolve()})
@@ -107,7 +108,7 @@ def autograde(
             threads=max(1, (os.cpu_count() or 1) // jobs),
             hidden=hidden,
             unsafe_reason=unsafe_reason,
-            env=serve_env,
+            env=kernel_env,
         )
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             list(pool.map(lambda item: grading.grade(*item), to_grade))
@@ -152,11 +153,12 @@ def _serve_env(lab_id: str, unsafe_reason: str | None, kept: list[Path], stack: 
 
 def readable_cache(cache: Path) -> Path:
     """The course cache, made if missing (the sandbox hides where it would be made) and
-    readable by the sandbox's user (entries built before the course made them 0755 were private)."""
+    readable by the sandbox's user (entries built before the course made them readable were private)."""
     cache.mkdir(parents=True, exist_ok=True)
-    for entry in [cache, *cache.iterdir()]:
-        if entry.is_dir() and not entry.is_symlink():
-            entry.chmod(entry.stat().st_mode | 0o055)
+    for entry in [cache, *cache.rglob("*")]:
+        if entry.is_symlink():
+            continue
+        entry.chmod(entry.stat().st_mode | (0o055 if entry.is_dir() else 0o044))
     return cache
 
 
@@ -226,7 +228,7 @@ class _Grading:
     threads: int  # each kernel's share of the cores
     hidden: list[Path]  # what the sandbox hides (empty without it)
     unsafe_reason: str | None  # why there is no sandbox, if there is none
-    env: dict  # more variables for nbgrader and its kernels (how to reach the course's server)
+    env: dict  # more variables for nbgrader and its kernels (the course cache, how to reach the server)
 
     def grade(self, result: Result, submitted) -> None:
         course = self.copies / result.student

@@ -30,8 +30,7 @@ def needs_server(lab_id: str) -> bool:
     """Whether the syllabus says this lab calls the course's vLLM server (``serve: true``)."""
     from course_utils import syllabus
 
-    labs = [lab for module in syllabus.modules(syllabus.load()) for lab in module["labs"]]
-    return any(lab["id"] == lab_id and lab.get("serve") for lab in labs)
+    return any(lab["id"] == lab_id and lab.get("serve") for lab in syllabus.labs(syllabus.load()))
 
 
 def lab_notebook(lab_id: str, labs_dir: Path = LABS_DIR) -> Path:

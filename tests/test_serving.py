@@ -160,3 +160,13 @@ def test_the_sandbox_reaches_it_through_the_bridge_only(server, tmp_path, monkey
         assert serving.endpoint() == ("http://localhost/v1", str(bridge.path))
         answer = complete(serving.client(), "def ", max_tokens=5, temperature=0)
     assert answer.usage.completion_tokens == 5
+
+
+def test_server_metrics_count_what_was_served(client):
+    before = serving.server_metrics()
+    answers = [complete(client, p, max_tokens=6, temperature=0) for p in PROMPTS]
+    after = serving.server_metrics()
+    assert after["vllm:request_success_total"] - before["vllm:request_success_total"] == len(PROMPTS)
+    served = sum(a.usage.completion_tokens for a in answers)
+    assert after["vllm:generation_tokens_total"] - before["vllm:generation_tokens_total"] == served
+    assert after["vllm:time_to_first_token_seconds_count"] - before["vllm:time_to_first_token_seconds_count"] == len(PROMPTS)

@@ -125,9 +125,12 @@ def _build_once(name: str, build) -> Path:
     with _build_lock(name):
         if not final.is_dir():
             tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=cache_dir()))
-            tmp.chmod(0o755)  # mkdtemp makes it private; the grader's sandboxed kernels read it
             try:
                 build(tmp)
+                # mkdtemp and some writers (safetensors) make entries private; the grader's
+                # sandboxed kernels run as another user and must read them.
+                for entry in [tmp, *tmp.rglob("*")]:
+                    entry.chmod(0o755 if entry.is_dir() else 0o644)
                 tmp.rename(final)  # atomic: readers never see half a folder
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)

@@ -286,3 +286,24 @@ def async_client(**options):
     base_url, path = endpoint()
     http_client = httpx.AsyncClient(transport=httpx.AsyncHTTPTransport(uds=path)) if path else None
     return openai.AsyncOpenAI(base_url=base_url, api_key=API_KEY, http_client=http_client, **options)
+
+
+def server_metrics() -> dict[str, float]:
+    """vLLM's own measurements (its Prometheus ``/metrics``), each series summed over its labels.
+
+    Counters end in ``_total`` (``vllm:request_success_total``,
+    ``vllm:generation_tokens_total``), histograms give ``_sum`` and ``_count``
+    (``vllm:time_to_first_token_seconds_sum``…).
+    """
+    import httpx
+
+    base_url, path = endpoint()
+    with httpx.Client(transport=httpx.HTTPTransport(uds=path) if path else None) as http:
+        text = http.get(base_url.removesuffix("/v1") + "/metrics", timeout=30).raise_for_status().text
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            series, value = line.rsplit(" ", 1)
+            name = series.split("{", 1)[0]
+            values[name] = values.get(name, 0.0) + float(value)
+    return values

@@ -36,7 +36,24 @@ def _weight(item) -> int:
 
 def pytest_collection_modifyitems(session, config, items):
     items.sort(key=_weight)  # stable: the order within each kind is kept
+    _group_server_users(items)
     _mark_xdist_groups(config, items)
+
+
+def _group_server_users(items) -> None:
+    """Items that use the course's vLLM server run on one worker, one after the other:
+    a lab that checks the server's own counters must be its only client meanwhile."""
+    import pytest
+
+    from . import syllabus
+
+    course = syllabus.load()
+    notebooks = [n["path"] for m in syllabus.modules(course) for n in m["notebooks"] if n.get("serve")]
+    labs = [f"[{lab['id']}]" for lab in syllabus.labs(course) if lab.get("serve")]
+    for item in items:
+        name = item.nodeid
+        if "test_serving.py" in name or any(name.endswith(n) for n in notebooks) or any(lab in name for lab in labs):
+            item.add_marker(pytest.mark.xdist_group("vllm-server"))
 
 
 def _mark_xdist_groups(config, items) -> None:
