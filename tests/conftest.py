@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ def pytest_configure(config):
     # One vLLM server per run: the first test, notebook or grader that needs it
     # starts it in this folder; the others (every xdist worker, the kernels they
     # start) reuse it, and the controlling process stops it at the end.
-    if not hasattr(config, "workerinput"):
+    # A developer may name a running server instead (COURSE_SERVE_STATE or COURSE_SERVE_URL).
+    if not hasattr(config, "workerinput") and not {"COURSE_SERVE_STATE", "COURSE_SERVE_URL"} & os.environ.keys():
         config.course_serve_folder = serving.session_server_folder()
         config.course_serve_folder.__enter__()
 

@@ -169,4 +169,24 @@ def test_server_metrics_count_what_was_served(client):
     assert after["vllm:request_success_total"] - before["vllm:request_success_total"] == len(PROMPTS)
     served = sum(a.usage.completion_tokens for a in answers)
     assert after["vllm:generation_tokens_total"] - before["vllm:generation_tokens_total"] == served
-    assert after["vllm:time_to_first_token_seconds_count"] - before["vllm:time_to_first_token_seconds_count"] == len(PROMPTS)
+    assert after["vllm:time_to_first_token_seconds_count"] - before["vllm:time_to_first_token_seconds_count"] == len(
+        PROMPTS
+    )
+
+
+def test_the_gpu_runs_are_declared_and_run_end_to_end_under_ci(root, tmp_path):
+    from course_utils import syllabus
+    from course_utils.runner import run_notebooks
+
+    course = syllabus.load()
+    paths, missing = syllabus.gpu_runs(course)
+    assert paths == ["labs/partie-06-pretrain/pretrain.ipynb", "labs/partie-09-endpoint/endpoint.ipynb"]
+    assert [run["id"] for run in missing] == ["rlhf"] and missing[0]["issue"] == 11
+    labs = {lab["id"]: lab for lab in syllabus.labs(course)}
+    assert all("gpu" in labs[path.split("/")[1]]["profiles"] for path in paths)
+
+    summary = run_notebooks([root / p for p in paths], "ci", tmp_path, root)
+    assert [e["status"] for e in summary["notebooks"]] == ["ok", "ok"], [e["error"] for e in summary["notebooks"]]
+    figures = {f["name"] for e in summary["notebooks"] for f in e["figures"]}
+    assert {"débit de sortie à la concurrence 8", "débit : concurrence maximale / séquentiel"} <= figures
+    assert "Figures enregistrées (profil `ci`)" in (tmp_path / "figures.md").read_text()

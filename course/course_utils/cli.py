@@ -3,6 +3,7 @@
 course lab                       JupyterLab on the course (nbgrader extensions on)
 course test [pytest args]        the whole test suite, offline, profile ci
 course run --profile P NB...     papermill runs + summary of recorded figures
+course run --profile gpu --gpu-runs  the GPU runs of the syllabus, in order, one summary
 course release [LAB...]          student versions of the labs
 course student-edition OUT       what students receive: chapters, course package, released labs
 course autograde LAB SUBMISSIONS grade a folder of submissions
@@ -15,6 +16,7 @@ course lock                      regenerate requirements.lock from pyproject.tom
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import os
 import shutil
@@ -95,11 +97,20 @@ def cmd_test(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from . import serving
     from .runner import run_notebooks
 
     out = Path(args.out) if args.out else ROOT / "runs" / f"{datetime.datetime.now():%Y%m%d-%H%M%S}-{args.profile}"
     notebooks = [Path(p) for p in args.notebooks] or chapter_notebooks()
-    summary = run_notebooks(notebooks, args.profile, out, ROOT)
+    if args.gpu_runs:
+        paths, missing = syllabus.gpu_runs(syllabus.load())
+        notebooks = [ROOT / p for p in paths]
+        for run in missing:
+            print(f"run GPU « {run['title']} » : pas encore construit (issue #{run.get('issue')})")
+    # A server started for these notebooks stops with them, unless one was already running.
+    shared = os.environ.get("COURSE_SERVE_STATE") or os.environ.get("COURSE_SERVE_URL") or serving.running()
+    with contextlib.nullcontext() if shared else serving.session_server_folder():
+        summary = run_notebooks(notebooks, args.profile, out, ROOT)
     print((out / "figures.md").read_text(encoding="utf-8"))
     print(f"Notebooks exécutés et résumé : {out}")
     return 0 if all(e["status"] == "ok" for e in summary["notebooks"]) else 1
@@ -315,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="ci", help="ci, cpu ou gpu (défaut : ci)")
     p.add_argument("--out", help="dossier des notebooks exécutés (défaut : runs/<date>-<profil>)")
     p.add_argument("notebooks", nargs="*", help="notebooks à exécuter (défaut : tous les chapitres)")
+    p.add_argument(
+        "--gpu-runs", action="store_true", help="les runs GPU du cours (pré-entraînement, RLHF, serving), dans l'ordre"
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("release", help="produire les versions élèves des labs")

@@ -231,6 +231,11 @@ def _recorded(folder: Path) -> Server | None:
     return server if server.alive() else None
 
 
+def running(folder: Path | None = None) -> bool:
+    """Whether a server recorded in ``folder`` (default :func:`state_dir`) is alive (``course serve``)."""
+    return _recorded(Path(folder or state_dir())) is not None
+
+
 def stop_shared(folder: Path | None = None) -> bool:
     """Stop the server of ``folder`` if one runs; True if there was one."""
     folder = Path(folder or state_dir())

@@ -40,6 +40,12 @@ def labs(syllabus: dict) -> list[dict]:
     return [lab for m in modules(syllabus) for lab in m["labs"]]
 
 
+def gpu_runs(syllabus: dict) -> tuple[list[str], list[dict]]:
+    """The GPU runs of the design card: (notebooks to run in order, runs still to build)."""
+    runs = syllabus.get("gpu_runs", [])
+    return [r["notebook"] for r in runs if r["notebook"]], [r for r in runs if not r["notebook"]]
+
+
 # --- Colab -------------------------------------------------------------------
 
 
