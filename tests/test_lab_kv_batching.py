@@ -1,0 +1,115 @@
+"""The KV-cache and batching lab's tests catch plausible shortcuts.
+
+Each copy runs in this process, without nbgrader (test_grading.py already grades the
+solution and the release): the locked cells, the answer cells (the solution, one of
+them edited into a shortcut) and the graded test cells, hidden tests included, under
+the ci profile. As under nbgrader, a cell that raises does not stop the run. A
+shortcut must fail exactly the test cells that check what it skips, and the solution none.
+"""
+
+import os
+import traceback
+
+import nbformat
+import pytest
+
+from graders import labs
+
+LAB = "partie-09-kv-batching"
+
+# greedy_with_cache calls transformers' generate and reads the logits from the model's forward.
+GENERATE = (
+    "cache_answer",
+    "    check_request(prompt, max_new_tokens)\n    P = len(prompt)\n",
+    "    check_request(prompt, max_new_tokens)\n"
+    "    P = len(prompt)\n"
+    "    ids = torch.tensor([list(prompt)], device=device)\n"
+    "    out = model.generate(ids, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eos_token_id,\n"
+    "                         pad_token_id=PAD)[0, P:]\n"
+    "    logits = model(torch.cat([ids[0], out[:-1]])[None]).logits[0, P - 1 :]\n"
+    "    return out.tolist(), logits\n",
+)
+# No cache at all: the reference decoder under another name (right tokens, every prefix projected again).
+NO_CACHE = (
+    "cache_answer",
+    "    check_request(prompt, max_new_tokens)\n    P = len(prompt)\n",
+    "    check_request(prompt, max_new_tokens)\n    return greedy_no_cache(prompt, max_new_tokens, eos_token_id)\n",
+)
+# The classic bug: the new token is rotated at position `step` instead of its real position.
+WRONG_POSITION = ("cache_answer", "torch.tensor([[P + step]], device=device)", "torch.tensor([[step]], device=device)")
+# "Continuous" batching that serves the requests one by one with the cached decoder.
+SEQUENTIAL = (
+    "continuous_answer",
+    "    if not requests:\n        return []\n",
+    "    return [greedy_with_cache(p, n, eos_token_id)[0] for p, n in requests]\n",
+)
+# Static batching under another name.
+STATIC = (
+    "continuous_answer",
+    "    if not requests:\n        return []\n",
+    "    return static_batching(requests, max_batch, eos_token_id)\n",
+)
+# The decode step forgets the per-sequence mask: short sequences attend to other columns of the cache.
+NO_MASK = ("continuous_answer", "lengths[:, None], n_keys, mask=mask)", "lengths[:, None], n_keys)")
+
+# case: (edits, cells that must fail, cells that may also fail: a speed whose ratio depends on the load)
+CASES = {
+    "solution": ([], set(), set()),
+    "generate": ([GENERATE], {"test_cache_equal"}, {"test_cache_speed"}),  # generate is slower than a lean loop
+    "no_cache": ([NO_CACHE], {"test_cache_equal", "test_cache_speed"}, set()),
+    "wrong_position": ([WRONG_POSITION], {"test_cache_equal", "test_cache_speed"}, set()),
+    "sequential": ([SEQUENTIAL], {"test_continuous_speed"}, set()),
+    "static": ([STATIC], {"test_continuous_speed"}, set()),
+    "no_mask": ([NO_MASK], {"test_continuous_equal", "test_continuous_speed"}, set()),
+}
+
+
+def _solution(source: str) -> str:
+    return "\n".join(
+        line for line in source.splitlines() if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
+    )
+
+
+def failed_test_cells(edits) -> set[str]:
+    """Run the lab (solution with ``edits`` applied) and return the graded cells that raise."""
+    import torch
+
+    nb = nbformat.read(labs.lab_notebook(LAB), as_version=4)
+    answers = {
+        c.metadata["nbgrader"]["grade_id"]: _solution(c.source)
+        for c in nb.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    for grade_id, old, new in edits:
+        assert old in answers[grade_id], f"the shortcut no longer applies to {grade_id}: {old!r}"
+        answers[grade_id] = answers[grade_id].replace(old, new)
+    # notebook functions live in __main__ for forbid's static scan; a fresh namespace per copy
+    namespace, failed, threads = {"__name__": "__main__"}, set(), torch.get_num_threads()
+    try:
+        for cell in nb.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            grade_id = meta.get("grade_id", "")
+            if cell.cell_type != "code":
+                continue
+            source = 'PROFILE = "ci"' if "parameters" in cell.metadata.get("tags", []) else cell.source
+            source = answers[grade_id] if meta.get("solution") else source
+            try:
+                exec(compile(source, f"<{grade_id or 'cell'}>", "exec"), namespace)
+            except Exception:
+                if os.environ.get("KV_DEBUG"):
+                    traceback.print_exc()
+                if meta.get("grade"):
+                    failed.add(grade_id)
+                elif not edits:
+                    raise
+    finally:
+        torch.set_num_threads(threads)  # the setup cell sets 1 thread for the lab's kernel
+    return failed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_shortcuts_fail_the_cells_that_check_them(case):
+    edits, must_fail, may_fail = CASES[case]
+    failed = failed_test_cells(edits)
+    assert must_fail <= failed <= must_fail | may_fail, f"failed {sorted(failed)}, expected {sorted(must_fail)}"
