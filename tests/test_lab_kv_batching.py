@@ -29,6 +29,22 @@ GENERATE = (
     "    logits = model(torch.cat([ids[0], out[:-1]])[None]).logits[0, P - 1 :]\n"
     "    return out.tolist(), logits\n",
 )
+# The cache of transformers and the model's own forward (a DynamicCache loop, as in chapter 02's section 2.1).
+HF_CACHE = (
+    "cache_answer",
+    "    check_request(prompt, max_new_tokens)\n    P = len(prompt)\n",
+    "    check_request(prompt, max_new_tokens)\n"
+    "    from transformers import DynamicCache\n"
+    "    hf_cache, ids, tokens, steps = DynamicCache(config=config), torch.tensor([list(prompt)], device=device), [], []\n"
+    "    for _ in range(max_new_tokens):\n"
+    "        logits = model(ids, past_key_values=hf_cache, use_cache=True).logits[0, -1]\n"
+    "        tokens.append(int(logits.argmax()))\n"
+    "        steps.append(logits)\n"
+    "        if tokens[-1] == eos_token_id:\n"
+    "            break\n"
+    "        ids = torch.tensor([[tokens[-1]]], device=device)\n"
+    "    return tokens, torch.stack(steps)\n",
+)
 # No cache at all: the reference decoder under another name (right tokens, every prefix projected again).
 NO_CACHE = (
     "cache_answer",
@@ -60,6 +76,7 @@ CASES = {
     "solution": ([], set(), set(), set()),
     # generate is also slower than a lean loop: its speed cell may fail too
     "generate": ([GENERATE], {"test_cache_equal"}, {"test_cache_speed"}, BATCHING_HALF),
+    "hf_cache": ([HF_CACHE], {"test_cache_equal"}, {"test_cache_speed"}, BATCHING_HALF),
     "no_cache": ([NO_CACHE], {"test_cache_equal", "test_cache_speed"}, set(), BATCHING_HALF),
     "wrong_position": ([WRONG_POSITION], {"test_cache_equal", "test_cache_speed"}, set(), BATCHING_HALF),
     "sequential": ([SEQUENTIAL], {"test_continuous_speed"}, set(), CACHE_HALF),
