@@ -393,3 +393,23 @@ class Norm(torch.nn.Module):
             student("class M:\n    def go(self, x):\n        return F.rms_norm(x, (2,))")["M"],
             "torch.nn.functional.rms_norm",
         )
+
+
+def test_forbidding_a_decorated_function_spares_others_with_the_same_decorator(monkeypatch):
+    import types
+
+    @torch.no_grad()
+    def forbidden_one(x):
+        return x + 1
+
+    @torch.no_grad()
+    def allowed_one(x):
+        return x * 2
+
+    module = types.ModuleType("decorated_fixture")
+    module.forbidden_one = forbidden_one
+    monkeypatch.setitem(sys.modules, "decorated_fixture", module)
+    with forbid("decorated_fixture.forbidden_one"):
+        assert allowed_one(torch.ones(1)).item() == 2
+    with pytest.raises(AssertionError, match="interdit"), forbid("decorated_fixture.forbidden_one"):
+        forbidden_one(torch.ones(1))

@@ -269,10 +269,13 @@ def _codes_of(obj: Any, _depth: int = 0) -> list[types.CodeType]:
     elif isinstance(obj, functools.partial):
         codes += _codes_of(obj.func, _depth + 1)
     elif isinstance(obj, types.FunctionType):
-        codes.append(obj.__code__)
         wrapped = obj.__dict__.get("__wrapped__")
         if wrapped is not None and wrapped is not obj:
+            # Only what it wraps: a decorator's wrapper code is shared by every function it
+            # decorates (torch.no_grad's, functools.wraps'), so it would flag them all.
             codes += _codes_of(wrapped, _depth + 1)
+        else:
+            codes.append(obj.__code__)
     elif type(obj).__name__ == "_ArrayFunctionDispatcher":  # NumPy's public functions wrap a Python implementation
         codes += _codes_of(getattr(obj, "_implementation", None), _depth + 1)
     return codes
