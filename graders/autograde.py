@@ -26,8 +26,8 @@ import nbformat
 
 from course_utils import base_model, serving
 from graders import sandbox
-from graders.kernels import run_nbgrader
-from graders.labs import LABS_DIR, REPO_ROOT, GradingError, graded_cells, needs_server
+from graders.kernels import GRADING_ENV, run_nbgrader
+from graders.labs import LABS_DIR, REPO_ROOT, GradingError, graded_cells, lab_models, needs_server
 from graders.release import prepare_course
 from graders.reports import Result, execution_flags, guard_flags, sandbox_flags, stderr_notes, write_reports
 from graders.serve_bridge import UnixBridge
@@ -88,6 +88,7 @@ def autograde(
             raise GradingError(f"Gradebook {db_url} inutilisable :\n{done.stdout}\n{done.stderr}")
 
     jobs = max(1, jobs or os.cpu_count() or 1)
+    build_course_models(lab_id)
     with contextlib.ExitStack() as stack:
         kept = [*sandbox.default_kept(), root / ".ipython"]
         # The sandbox gives the kernel another HOME: name the cache, or it would build the models again.
@@ -137,11 +138,21 @@ def autograde(
     return list(results.values())
 
 
+def build_course_models(lab_id: str) -> None:
+    """Build (or find in the cache) the course models the lab loads, here, before any kernel starts:
+    a kernel would build them within its cell timeout, once per copy, in a layer thrown away after it."""
+    from course_utils import draft_model
+
+    builders = {"base": base_model.base_model_path, "draft": draft_model.draft_model_path}
+    for name in lab_models(lab_id):
+        builders[name](GRADING_ENV["COURSE_PROFILE"])
+
+
 def _serve_env(lab_id: str, unsafe_reason: str | None, kept: list[Path], stack: contextlib.ExitStack) -> dict:
     """For a lab that calls the course's server: the server (started if none runs) and how kernels reach it."""
     if not needs_server(lab_id):
         return {}
-    server = serving.shared_server()
+    server = serving.shared_server(base_model.base_model_path(GRADING_ENV["COURSE_PROFILE"]))
     if unsafe_reason is not None:
         return {"COURSE_SERVE_URL": server.base_url}
     folder = Path(tempfile.mkdtemp(prefix="serve-", dir="/tmp"))  # short: a socket path has at most 107 characters

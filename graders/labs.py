@@ -33,6 +33,13 @@ def needs_server(lab_id: str) -> bool:
     return any(lab["id"] == lab_id and lab.get("serve") for lab in syllabus.labs(syllabus.load()))
 
 
+def lab_models(lab_id: str) -> list[str]:
+    """The course models this lab loads, as the syllabus lists them (``models: [base, draft]``)."""
+    from course_utils import syllabus
+
+    return next((lab.get("models", []) for lab in syllabus.labs(syllabus.load()) if lab["id"] == lab_id), [])
+
+
 def lab_notebook(lab_id: str, labs_dir: Path = LABS_DIR) -> Path:
     folder = labs_dir / lab_id
     if not folder.is_dir():

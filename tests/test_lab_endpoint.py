@@ -7,14 +7,8 @@ one event loop as IPython runs top-level ``await``. A shortcut must fail exactly
 test cells that check what it skips, and the solution none.
 """
 
-import ast
-import asyncio
-import inspect
-
-import nbformat
 import pytest
-
-from graders import labs
+from lab_copies import failed_test_cells
 
 LAB = "partie-09-endpoint"
 # The server's counters must see this module's requests only.
@@ -49,53 +43,7 @@ CASES = {
 }
 
 
-def _solution(source: str) -> str:
-    return "\n".join(
-        line for line in source.splitlines() if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
-    )
-
-
-def failed_test_cells(edits) -> set[str]:
-    nb = nbformat.read(labs.lab_notebook(LAB), as_version=4)
-    answers = {
-        c.metadata["nbgrader"]["grade_id"]: _solution(c.source)
-        for c in nb.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
-    for grade_id, old, new in edits:
-        assert old in answers[grade_id], f"the shortcut no longer applies to {grade_id}: {old!r}"
-        answers[grade_id] = answers[grade_id].replace(old, new)
-    namespace, failed, loop = {"__name__": "__lab__"}, set(), asyncio.new_event_loop()
-
-    def run(source: str, name: str) -> None:
-        code = compile(source, name, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-        result = eval(code, namespace)
-        if inspect.iscoroutine(result):
-            loop.run_until_complete(result)
-
-    try:
-        for cell in nb.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            grade_id = meta.get("grade_id")
-            if cell.cell_type != "code":
-                continue
-            if "parameters" in cell.metadata.get("tags", []):
-                run('PROFILE = "ci"', "parameters")
-            elif meta.get("solution"):
-                run(answers[grade_id], grade_id)
-            elif meta.get("grade"):
-                try:
-                    run(cell.source, grade_id)
-                except Exception:
-                    failed.add(grade_id)
-            elif meta.get("locked"):
-                run(cell.source, grade_id)
-    finally:
-        loop.close()
-    return failed
-
-
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_shortcuts_fail_the_cells_that_check_them(case):
     edits, expected = CASES[case]
-    assert failed_test_cells(edits) == expected
+    assert failed_test_cells(LAB, edits) == expected

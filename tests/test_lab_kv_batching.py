@@ -7,13 +7,8 @@ the ci profile. As under nbgrader, a cell that raises does not stop the run. A
 shortcut must fail exactly the test cells that check what it skips, and the solution none.
 """
 
-import os
-import traceback
-
-import nbformat
 import pytest
-
-from graders import labs
+from lab_copies import failed_test_cells
 
 LAB = "partie-09-kv-batching"
 
@@ -85,52 +80,9 @@ CASES = {
 }
 
 
-def _solution(source: str) -> str:
-    return "\n".join(
-        line for line in source.splitlines() if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
-    )
-
-
-def failed_test_cells(edits, skip=frozenset()) -> set[str]:
-    """Run the lab (solution with ``edits`` applied, cells ``skip`` left out) and return the graded cells that raise."""
-    import torch
-
-    nb = nbformat.read(labs.lab_notebook(LAB), as_version=4)
-    answers = {
-        c.metadata["nbgrader"]["grade_id"]: _solution(c.source)
-        for c in nb.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
-    for grade_id, old, new in edits:
-        assert old in answers[grade_id], f"the shortcut no longer applies to {grade_id}: {old!r}"
-        answers[grade_id] = answers[grade_id].replace(old, new)
-    # notebook functions live in __main__ for forbid's static scan; a fresh namespace per copy
-    namespace, failed, threads = {"__name__": "__main__"}, set(), torch.get_num_threads()
-    try:
-        for cell in nb.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            grade_id = meta.get("grade_id", "")
-            if cell.cell_type != "code" or grade_id in skip:
-                continue
-            source = 'PROFILE = "ci"' if "parameters" in cell.metadata.get("tags", []) else cell.source
-            source = answers[grade_id] if meta.get("solution") else source
-            try:
-                exec(compile(source, f"<{grade_id or 'cell'}>", "exec"), namespace)
-            except Exception:
-                if os.environ.get("KV_DEBUG"):
-                    traceback.print_exc()
-                if meta.get("grade"):
-                    failed.add(grade_id)
-                elif not edits:
-                    raise
-    finally:
-        torch.set_num_threads(threads)  # the setup cell sets 1 thread for the lab's kernel
-    return failed
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_shortcuts_fail_the_cells_that_check_them(case):
     edits, must_fail, may_fail, skip = CASES[case]
-    failed = failed_test_cells(edits, skip)
+    failed = failed_test_cells(LAB, edits, skip)
     assert must_fail <= failed <= must_fail | may_fail, f"failed {sorted(failed)}, expected {sorted(must_fail)}"

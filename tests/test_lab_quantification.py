@@ -7,10 +7,8 @@ the ci profile. A shortcut must fail exactly the test cells that check what it s
 and the solution none.
 """
 
-import nbformat
 import pytest
-
-from graders import labs
+from lab_copies import failed_test_cells
 
 LAB = "partie-09-quantification"
 
@@ -66,50 +64,8 @@ CASES = {
 }
 
 
-def _solution(source: str) -> str:
-    return "\n".join(
-        line for line in source.splitlines() if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
-    )
-
-
-def failed_test_cells(edits) -> set[str]:
-    """Run the lab (solution with ``edits`` applied) and return the graded cells that raise."""
-    import torch
-
-    nb = nbformat.read(labs.lab_notebook(LAB), as_version=4)
-    answers = {
-        c.metadata["nbgrader"]["grade_id"]: _solution(c.source)
-        for c in nb.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
-    for grade_id, old, new in edits:
-        assert old in answers[grade_id], f"the shortcut no longer applies to {grade_id}: {old!r}"
-        answers[grade_id] = answers[grade_id].replace(old, new)
-    namespace, failed, threads = {"__name__": "__main__"}, set(), torch.get_num_threads()
-    try:
-        for cell in nb.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            grade_id = meta.get("grade_id")
-            if cell.cell_type != "code":
-                continue
-            if "parameters" in cell.metadata.get("tags", []):
-                exec('PROFILE = "ci"', namespace)
-            elif meta.get("solution"):
-                exec(compile(answers[grade_id], grade_id, "exec"), namespace)
-            elif meta.get("grade"):
-                try:
-                    exec(compile(cell.source, grade_id, "exec"), namespace)
-                except Exception:
-                    failed.add(grade_id)
-            elif meta.get("locked"):  # setup, measures
-                exec(compile(cell.source, grade_id, "exec"), namespace)
-    finally:
-        torch.set_num_threads(threads)  # the setup cell sets 1 thread for the lab's kernel
-    return failed
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_shortcuts_fail_the_cells_that_check_them(case):
     edits, expected = CASES[case]
-    assert failed_test_cells(edits) == expected
+    assert failed_test_cells(LAB, edits) == expected
