@@ -81,6 +81,7 @@ def failed_test_cells(lab_id: str, edits=(), skip=frozenset(), reuse=frozenset()
                 elif not edits:
                     raise
     finally:
+        loop.run_until_complete(loop.shutdown_asyncgens())  # open streams end quietly
         loop.close()
         torch.set_num_threads(threads)
     return failed

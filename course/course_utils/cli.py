@@ -272,9 +272,14 @@ def uv_command() -> str:
     return str(uv) if uv.exists() else "uv"
 
 
+# xgrammar depends on triton (GPU kernels, with CUDA's compiler inside) and runs without it on CPU.
+MAIN_LEFT_OUT = ("triton",)
+
+
 def lock_command(output: Path = LOCK_FILE) -> list[str]:
-    """``uv pip compile`` of pyproject.toml for the course's platform (CPU torch build)."""
-    return [*_compile(output), str(ROOT / "pyproject.toml"), "--extra", "dev"]
+    """``uv pip compile`` of pyproject.toml for the course's platform (CPU torch build, no GPU-only wheels)."""
+    left_out = [option for name in MAIN_LEFT_OUT for option in ("--no-emit-package", name)]
+    return [*_compile(output), str(ROOT / "pyproject.toml"), "--extra", "dev", *left_out]
 
 
 def serve_lock_command(output: Path = SERVE_LOCK_FILE) -> list[str]:

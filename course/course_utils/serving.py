@@ -312,3 +312,18 @@ def server_metrics() -> dict[str, float]:
             name = series.split("{", 1)[0]
             values[name] = values.get(name, 0.0) + float(value)
     return values
+
+
+def settled_metrics(before: dict[str, float], requests: int, timeout: float = 15.0) -> dict[str, float]:
+    """:func:`server_metrics` once ``requests`` more requests than in ``before`` are counted.
+
+    vLLM counts a request just after streaming its last token: read at once, the
+    counters may lag behind what a client has already received.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        after = server_metrics()
+        counted = after.get("vllm:request_success_total", 0.0) - before.get("vllm:request_success_total", 0.0)
+        if counted >= requests or time.monotonic() > deadline:
+            return after
+        time.sleep(0.1)

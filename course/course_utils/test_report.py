@@ -22,10 +22,17 @@ _started = time.time()
 _durations: dict[str, float] = {}
 
 
+SERVER_GROUP = "vllm-server"
+
+
+def uses_server(item) -> bool:
+    return any(m.args[:1] == (SERVER_GROUP,) for m in item.iter_markers("xdist_group"))
+
+
 def _weight(item) -> int:
-    """Collection rank: lower runs first (longest kinds of items first)."""
+    """Collection rank: lower runs first (longest kinds of items first; the server's users together)."""
     name = item.nodeid
-    if "test_lab_release_and_grades" in name:
+    if "test_lab_release_and_grades" in name or uses_server(item):
         return 0
     if item.get_closest_marker("slow") or "test_base_model" in name:
         return 1
@@ -35,14 +42,15 @@ def _weight(item) -> int:
 
 
 def pytest_collection_modifyitems(session, config, items):
-    items.sort(key=_weight)  # stable: the order within each kind is kept
     _group_server_users(items)
+    items.sort(key=_weight)  # stable: the order within each kind is kept
     _mark_xdist_groups(config, items)
 
 
 def _group_server_users(items) -> None:
     """Items that use the course's vLLM server run on one worker, one after the other:
-    a lab that checks the server's own counters must be its only client meanwhile."""
+    a lab that checks the server's own counters must be its only client meanwhile, and
+    the server stops after the last of them (tests/conftest.py)."""
     import pytest
 
     from . import syllabus
@@ -53,7 +61,7 @@ def _group_server_users(items) -> None:
     for item in items:
         name = item.nodeid
         if "test_serving.py" in name or any(name.endswith(n) for n in notebooks) or any(lab in name for lab in labs):
-            item.add_marker(pytest.mark.xdist_group("vllm-server"))
+            item.add_marker(pytest.mark.xdist_group(SERVER_GROUP))
 
 
 def _mark_xdist_groups(config, items) -> None:
