@@ -295,6 +295,11 @@ def _train_and_save(recipe: dict, profile: str, device: str, out_dir: Path, seed
         "val_perplexity": math.exp(val_loss),
         "train_losses": train_losses,
     }
+    return save_trained(model, tokenizer, out_dir, summary)
+
+
+def save_trained(model, tokenizer, out_dir: Path, summary: dict) -> dict:
+    """Model, tokenizer and ``training.json`` (``summary``) in ``out_dir``, loadable like a hub model."""
     with quiet_loading():
         model.to("cpu").save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)

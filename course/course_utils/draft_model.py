@@ -35,9 +35,10 @@ from .base_model import (
     base_model_path,
     code_corpus,
     load_base_model,
+    save_trained,
     token_stream,
 )
-from .pretrained import load_pretrained, quiet_loading
+from .pretrained import load_pretrained
 from .profiles import current_profile
 
 # One recipe per profile. The draft keeps the target's width (so that it can start
@@ -173,11 +174,7 @@ def _distil_and_save(recipe: dict, profile: str, device: str, out_dir: Path, see
         **after,
         "train_losses": losses,
     }
-    with quiet_loading():
-        draft.to("cpu").save_pretrained(out_dir)
-    tokenizer.save_pretrained(out_dir)
-    (out_dir / "training.json").write_text(json.dumps(summary, indent=1))
-    return summary
+    return save_trained(draft, tokenizer, out_dir, summary)
 
 
 def draft_model_path(profile: str | None = None) -> Path:
