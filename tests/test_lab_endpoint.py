@@ -35,8 +35,8 @@ NEAREST_RANK = ("metrics_answer", "np.percentile(values, p)", 'np.percentile(val
 
 CASES = {
     "solution": ([], set()),
-    "sequential_generator": ([SEQUENTIAL], {"test_load", "test_bench"}),
-    "concurrency_ignored": ([UNBOUNDED], {"test_load", "test_bench"}),
+    "sequential_generator": ([SEQUENTIAL], {"test_load"}),
+    "concurrency_ignored": ([UNBOUNDED], {"test_load"}),
     "errors_raised": ([RAISES], {"test_send"}),
     "tpot_with_one_token_answers": ([TPOT_FOR_ALL, TPOT_FOR_ALL_IF], {"test_metrics"}),
     "nearest_rank_percentiles": ([NEAREST_RANK], {"test_metrics"}),
