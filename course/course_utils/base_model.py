@@ -225,16 +225,21 @@ def build_base_model(profile: str | None, out_dir: Path, *, seed: int = 0) -> di
 
     Returns the training summary (also written to ``training.json``).
     """
+    profile = current_profile(profile)
+    return run_recipe(_train_and_save, RECIPES[profile], profile, Path(out_dir), seed)
+
+
+def run_recipe(train_and_save, recipe: dict, profile: str, out_dir: Path, seed: int) -> dict:
+    """``train_and_save(recipe, profile, device, out_dir, seed)`` on the GPU if there is one,
+    else with the recipe's ``cpu_threads`` (the caller's thread count is restored after)."""
     import torch
 
-    profile = current_profile(profile)
-    recipe = RECIPES[profile]
     device = "cuda" if torch.cuda.is_available() else "cpu"
     threads = torch.get_num_threads()
     if device == "cpu" and recipe["cpu_threads"]:
         torch.set_num_threads(recipe["cpu_threads"])
     try:
-        return _train_and_save(recipe, profile, device, Path(out_dir), seed)
+        return train_and_save(recipe, profile, device, out_dir, seed)
     finally:
         torch.set_num_threads(threads)
 

@@ -35,6 +35,7 @@ from .base_model import (
     base_model_path,
     code_corpus,
     load_base_model,
+    run_recipe,
     save_trained,
     token_stream,
 )
@@ -103,18 +104,8 @@ def agreement(draft, target, stream, context: int, batch_size: int, n_batches: i
 
 def build_draft_model(profile: str | None, out_dir: Path, *, seed: int = 0) -> dict:
     """Distil the draft of ``profile`` from its base model; save it with ``training.json`` in ``out_dir``."""
-    import torch
-
     profile = current_profile(profile)
-    recipe = DRAFT_RECIPES[profile]
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    threads = torch.get_num_threads()
-    if device == "cpu" and recipe["cpu_threads"]:
-        torch.set_num_threads(recipe["cpu_threads"])
-    try:
-        return _distil_and_save(recipe, profile, device, Path(out_dir), seed)
-    finally:
-        torch.set_num_threads(threads)
+    return run_recipe(_distil_and_save, DRAFT_RECIPES[profile], profile, Path(out_dir), seed)
 
 
 def _distil_and_save(recipe: dict, profile: str, device: str, out_dir: Path, seed: int) -> dict:
