@@ -146,7 +146,11 @@ def test_course_map_hours_are_in_the_days(course_map, syl):
 def test_labs_declare_the_course_models_and_server_they_use(root, syl):
     """The grader builds the declared models before grading and bridges the declared server:
     a lab that uses one without saying so would build it in a kernel, within a cell timeout."""
-    uses = {"base": r"load_base_model|base_model_path|course/base", "draft": r"draft_model"}
+    uses = {
+        "base": r"load_base_model|base_model_path|course/base",
+        "draft": r"draft_model",
+        "chat": r"chat_model",
+    }
     for lab in syllabus.labs(syl):
         source = "\n".join(c.source for c in nbformat.read(root / syllabus.lab_notebook_path(root, lab["id"]), 4).cells)
         used = sorted(name for name, pattern in uses.items() if re.search(pattern, source))

@@ -25,6 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from . import instructions
 from .base_model import _build_once, _versions_key, base_model_path, load_base_model, run_recipe, save_trained
 from .pretrained import load_pretrained
 from .profiles import current_profile
@@ -150,7 +151,9 @@ def chat_model_path(profile: str | None = None) -> Path:
     """Folder of the chat model of ``profile`` (built on first use, then cached)."""
     profile = current_profile(profile)
     base = base_model_path(profile)
-    key = _versions_key(CHAT_RECIPES[profile], base.name, chat_template(), profile)
+    # The data generator is part of the recipe: a change there rebuilds the model.
+    data_source = Path(instructions.__file__).read_text(encoding="utf-8")
+    key = _versions_key(CHAT_RECIPES[profile], base.name, chat_template(), data_source, profile)
     return _build_once(f"chat-model-{profile}-{key}", lambda folder: build_chat_model(profile, folder))
 
 
