@@ -141,15 +141,8 @@ def autograde(
 def build_course_models(lab_id: str) -> None:
     """Build (or find in the cache) the course models the lab loads, here, before any kernel starts:
     a kernel would build them within its cell timeout, once per copy, in a layer thrown away after it."""
-    from course_utils import chat_model, draft_model
-
-    builders = {
-        "base": base_model.base_model_path,
-        "draft": draft_model.draft_model_path,
-        "chat": chat_model.chat_model_path,
-    }
     for name in lab_models(lab_id):
-        builders[name](GRADING_ENV["COURSE_PROFILE"])
+        base_model.course_model_path(name, GRADING_ENV["COURSE_PROFILE"])
 
 
 def _serve_env(lab_id: str, unsafe_reason: str | None, kept: list[Path], stack: contextlib.ExitStack) -> dict:

@@ -79,3 +79,9 @@ def test_cached_model_loads_like_a_hub_model(cached, corpus):
         out = model.generate(**prompt, max_new_tokens=8, do_sample=False, pad_token_id=tokenizer.pad_token_id)
     assert out.shape[1] > prompt["input_ids"].shape[1]
     assert tokenizer.decode(out[0]).startswith("def ")
+
+
+def test_course_models_are_reached_by_name():
+    assert base_model.course_model_path("base", PROFILE) == base_model.base_model_path(PROFILE)
+    with pytest.raises(ValueError, match="modèle du cours inconnu"):
+        base_model.course_model_path("gpt-5", PROFILE)

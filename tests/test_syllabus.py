@@ -6,7 +6,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_utils import syllabus
+from course_utils import base_model, syllabus
 
 COURSE_MAP = Path(__file__).resolve().parents[2] / "shared" / "COURSE_MAP.md"
 
@@ -151,6 +151,7 @@ def test_labs_declare_the_course_models_and_server_they_use(root, syl):
         "draft": r"draft_model",
         "chat": r"chat_model",
     }
+    assert set(uses) == set(base_model.COURSE_MODELS)  # a new course model needs its pattern here
     for lab in syllabus.labs(syl):
         source = "\n".join(c.source for c in nbformat.read(root / syllabus.lab_notebook_path(root, lab["id"]), 4).cells)
         used = sorted(name for name, pattern in uses.items() if re.search(pattern, source))

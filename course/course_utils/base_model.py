@@ -319,6 +319,19 @@ def base_model_path(profile: str | None = None) -> Path:
     return _build_once(name, lambda folder: build_base_model(profile, folder))
 
 
+COURSE_MODELS = ("base", "draft", "chat")  # what labs declare (`models:`) and `course serve` takes by name
+
+
+def course_model_path(name: str, profile: str | None = None) -> Path:
+    """Folder of the course model ``name`` (:data:`COURSE_MODELS`) of ``profile``, built on first use."""
+    from . import chat_model, draft_model
+
+    paths = {"base": base_model_path, "draft": draft_model.draft_model_path, "chat": chat_model.chat_model_path}
+    if name not in paths:
+        raise ValueError(f"modèle du cours inconnu : {name!r} (modèles : {', '.join(COURSE_MODELS)})")
+    return paths[name](profile)
+
+
 def load_base_model(profile: str | None = None):
     """Return ``(model, tokenizer)``: the course's pretrained code model, in eval mode."""
     return load_pretrained(str(base_model_path(profile)), local_files_only=True)

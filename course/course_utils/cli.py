@@ -217,18 +217,36 @@ def cmd_student_edition(args: argparse.Namespace) -> int:
     return 0
 
 
+COURSE_MODELS = ("base", "chat", "draft")  # served by name: `course serve chat`
+
+
+def course_model_folder(name: str) -> Path:
+    """Folder of the course model ``name`` for the current profile (built on first use)."""
+    from . import base_model, chat_model, draft_model
+
+    paths = {
+        "base": base_model.base_model_path,
+        "chat": chat_model.chat_model_path,
+        "draft": draft_model.draft_model_path,
+    }
+    return paths[name]()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    from . import serving
+    from . import base_model, serving
 
     if args.profile:
         os.environ["COURSE_PROFILE"] = args.profile
     if args.stop:
         print("Serveur arrêté." if serving.stop_shared() else "Aucun serveur du cours ne tourne.")
         return 0
+    model = args.model
+    if model in base_model.COURSE_MODELS:  # by name: `course serve chat`
+        model = base_model.course_model_path(model)
     started = time.perf_counter()
     print("Démarrage de vLLM (environ une minute sur CPU, plus la première fois)…", flush=True)
     try:
-        server = serving.shared_server(args.model, port=args.port)
+        server = serving.shared_server(model, port=args.port)
     except serving.ServeError as exc:
         print(f"Échec : {exc}", file=sys.stderr)
         return 1
@@ -377,7 +395,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("serve", help="servir un modèle du cours avec vLLM (API compatible OpenAI), en arrière-plan")
-    p.add_argument("model", nargs="?", help="dossier au format Hugging Face (défaut : modèle de base du profil)")
+    p.add_argument(
+        "model",
+        nargs="?",
+        help="base, chat (le modèle après SFT), draft, ou un dossier au format Hugging Face (défaut : base)",
+    )
     p.add_argument("--profile", help="profil du modèle de base servi (défaut : COURSE_PROFILE, sinon cpu)")
     p.add_argument("--port", type=int, help="port sur 127.0.0.1 (défaut : un port libre)")
     p.add_argument("--stop", action="store_true", help="arrêter le serveur du cours")
