@@ -38,13 +38,13 @@ CHAT_RECIPES = {
 }
 # fmt: on
 N_TEST = 90
+# Shipped inside the package: Colab installs and the grader's sandbox only have ``course_utils``.
+CHAT_TEMPLATE_PATH = Path(__file__).with_name("chat_template.jinja")
 
 
 def chat_template() -> str:
-    """The course's Jinja chat template (``course/chat_template.jinja``, also given to vLLM)."""
-    from .serving import CHAT_TEMPLATE
-
-    return CHAT_TEMPLATE.read_text(encoding="utf-8")
+    """The course's Jinja chat template (:data:`CHAT_TEMPLATE_PATH`, also given to vLLM)."""
+    return CHAT_TEMPLATE_PATH.read_text(encoding="utf-8")
 
 
 def generate_answers(model, tokenizer, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 32) -> list[str]:

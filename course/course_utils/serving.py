@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .base_model import base_model_path, cache_dir
+from .chat_model import CHAT_TEMPLATE_PATH
 from .syllabus import REPO_ROOT
 
 MODEL_NAME = "course/base"  # the name clients ask for, whatever folder is served
@@ -42,7 +43,7 @@ VLLM_GPU = "vllm==0.33.0"  # also the `vllm` extra of pyproject.toml
 SERVE_VENV = Path(os.environ.get("COURSE_SERVE_VENV") or REPO_ROOT / ".venv-serve")
 SERVE_LOCK = REPO_ROOT / "requirements-serve.lock"
 START_TIMEOUT = 600  # seconds: about 80 s on 2 busy cores, more on a first compile
-CHAT_TEMPLATE = REPO_ROOT / "course" / "chat_template.jinja"
+CHAT_TEMPLATE = CHAT_TEMPLATE_PATH  # given to vLLM: `chat.completions` render the course format
 
 
 class ServeError(RuntimeError):
