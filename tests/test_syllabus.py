@@ -149,7 +149,7 @@ def test_labs_declare_the_course_models_and_server_they_use(root, syl):
     uses = {
         "base": r"load_base_model|base_model_path|course/base",
         "draft": r"draft_model",
-        "chat": r"chat_model",
+        "chat": r"load_chat_model|chat_model_path|chat_summary",
     }
     assert set(uses) == set(base_model.COURSE_MODELS)  # a new course model needs its pattern here
     for lab in syllabus.labs(syl):
