@@ -120,6 +120,7 @@ def _sft_and_save(recipe: dict, profile: str, device: str, out_dir: Path, seed: 
         save_strategy="no",
         report_to="none",
         disable_tqdm=True,
+        activation_checkpointing=False,  # TRL turns it on by default: slower, and nothing to save at these sizes
         use_cpu=device == "cpu",
         bf16=device == "cuda",
         seed=seed,
