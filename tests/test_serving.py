@@ -180,13 +180,18 @@ def test_the_gpu_runs_are_declared_and_run_end_to_end_under_ci(root, tmp_path):
 
     course = syllabus.load()
     paths, missing = syllabus.gpu_runs(course)
-    assert paths == ["labs/partie-06-pretrain/pretrain.ipynb", "labs/partie-09-endpoint/endpoint.ipynb"]
-    assert [run["id"] for run in missing] == ["rlhf"] and missing[0]["issue"] == 11
+    assert paths == [
+        "labs/partie-06-pretrain/pretrain.ipynb",
+        "labs/partie-07-rlhf/rlhf.ipynb",
+        "labs/partie-09-endpoint/endpoint.ipynb",
+    ]
+    assert missing == []
     labs = {lab["id"]: lab for lab in syllabus.labs(course)}
     assert all("gpu" in labs[path.split("/")[1]]["profiles"] for path in paths)
 
     summary = run_notebooks([root / p for p in paths], "ci", tmp_path, root)
-    assert [e["status"] for e in summary["notebooks"]] == ["ok", "ok"], [e["error"] for e in summary["notebooks"]]
+    assert [e["status"] for e in summary["notebooks"]] == ["ok"] * 3, [e["error"] for e in summary["notebooks"]]
     figures = {f["name"] for e in summary["notebooks"] for f in e["figures"]}
     assert {"débit de sortie à la concurrence 8", "débit : concurrence maximale / séquentiel"} <= figures
+    assert {"grpo_reward_first_steps", "grpo_final_kl", "grpo_tokens_per_s", "grpo_peak_memory"} <= figures
     assert "Figures enregistrées (profil `ci`)" in (tmp_path / "figures.md").read_text()
