@@ -193,5 +193,5 @@ def test_the_gpu_runs_are_declared_and_run_end_to_end_under_ci(root, tmp_path):
     assert [e["status"] for e in summary["notebooks"]] == ["ok"] * 3, [e["error"] for e in summary["notebooks"]]
     figures = {f["name"] for e in summary["notebooks"] for f in e["figures"]}
     assert {"débit de sortie à la concurrence 8", "débit : concurrence maximale / séquentiel"} <= figures
-    assert {"grpo_reward_first_steps", "grpo_final_kl", "grpo_tokens_per_s", "grpo_peak_memory"} <= figures
+    assert {"grpo_reward_first_steps", "grpo_reward_last_steps", "grpo_final_kl", "grpo_tokens_per_s"} <= figures
     assert "Figures enregistrées (profil `ci`)" in (tmp_path / "figures.md").read_text()
