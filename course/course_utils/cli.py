@@ -217,21 +217,6 @@ def cmd_student_edition(args: argparse.Namespace) -> int:
     return 0
 
 
-COURSE_MODELS = ("base", "chat", "draft")  # served by name: `course serve chat`
-
-
-def course_model_folder(name: str) -> Path:
-    """Folder of the course model ``name`` for the current profile (built on first use)."""
-    from . import base_model, chat_model, draft_model
-
-    paths = {
-        "base": base_model.base_model_path,
-        "chat": chat_model.chat_model_path,
-        "draft": draft_model.draft_model_path,
-    }
-    return paths[name]()
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     from . import base_model, serving
 
