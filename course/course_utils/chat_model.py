@@ -76,14 +76,13 @@ def generate_answers(model, tokenizer, prompts: list[str], max_new_tokens: int =
 
 def evaluate(model, tokenizer, dataset, max_new_tokens: int = 64) -> dict:
     """Rates on ``dataset`` (``task``, ``prompt``, ``answer``): valid and exact tool calls, exact sums and signatures."""
-    from .instructions import parse_tool_call
-
     answers = generate_answers(model, tokenizer, dataset["prompt"], max_new_tokens)
     hits: dict[str, list[bool]] = {}
     for task, expected, answer in zip(dataset["task"], dataset["answer"], answers, strict=True):
         if task == "tool_call":
-            hits.setdefault("tool_call_valid", []).append(parse_tool_call(answer) is not None)
-            hits.setdefault("tool_call_exact", []).append(parse_tool_call(answer) == json.loads(expected))
+            call = instructions.parse_tool_call(answer)
+            hits.setdefault("tool_call_valid", []).append(call is not None)
+            hits.setdefault("tool_call_exact", []).append(call == json.loads(expected))
         else:
             hits.setdefault(f"{task}_exact", []).append(answer.strip() == expected)
     return {name: sum(values) / len(values) for name, values in sorted(hits.items())}
@@ -99,11 +98,11 @@ def _sft_and_save(recipe: dict, profile: str, device: str, out_dir: Path, seed: 
     from transformers import PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
-    from .instructions import instruction_dataset
-
     model, tokenizer = load_base_model(profile)
     tokenizer.chat_template = chat_template()
-    data = instruction_dataset(n_train=recipe["n_train"], n_test=N_TEST, largest=recipe["largest"], seed=seed)
+    data = instructions.instruction_dataset(
+        n_train=recipe["n_train"], n_test=N_TEST, largest=recipe["largest"], seed=seed
+    )
     before = evaluate(model, tokenizer, data["test"])
     scratch = tempfile.mkdtemp(prefix="sft-")  # the trainer's own folder; nothing is saved there
     config = SFTConfig(
