@@ -147,3 +147,15 @@ def _process(pid):
         return None if process.status() == psutil.STATUS_ZOMBIE else process
     except psutil.NoSuchProcess:
         return None
+
+
+def test_course_run_executes_notebooks_and_summarises_their_figures(root, tmp_path):
+    from course_utils.runner import run_notebooks
+
+    chapter = root / "partie-03" / "03-ngrammes.ipynb"
+    summary = run_notebooks([chapter], "ci", tmp_path, root)
+    (entry,) = summary["notebooks"]
+    assert entry["status"] == "ok" and entry["figures"], entry["error"]
+    assert (tmp_path / "partie-03" / "03-ngrammes.ipynb").is_file()
+    text = (tmp_path / "figures.md").read_text()
+    assert "Figures enregistrées (profil `ci`)" in text and entry["figures"][0]["name"] in text

@@ -12,11 +12,19 @@ import pytest
 
 import submissions as S
 from course_utils import syllabus
+from course_utils.figures import figures_from_notebook
 from graders import labs, release, submissions
 from graders.autograde import autograde
 
 LABS = {lab["id"]: lab for lab in syllabus.labs(syllabus.load())}
 TINY = S.TINY_LAB
+# The GPU runs of the syllabus (`course run --profile gpu --gpu-runs`) are labs: grading the
+# solution executes each end to end under ci, and it must record what the GPU run reports.
+GPU_RUN_FIGURES = {
+    "partie-06-pretrain": {"val_loss", "tokens_per_s"},
+    "partie-07-rlhf": {"grpo_reward_first_steps", "grpo_reward_last_steps", "grpo_final_kl", "grpo_tokens_per_s"},
+    "partie-09-endpoint": {"débit de sortie à la concurrence 8", "débit : concurrence maximale / séquentiel"},
+}
 
 
 def _tiny_source():
@@ -46,6 +54,10 @@ def test_lab_release_and_grades(lab_id, tmp_path):
     assert solution.notes == [], f"une cellule de test écrit sur stderr : {solution.notes}"
     assert results["release"].score == 0, results["release"]
     assert (tmp_path / "out" / lab_id / "grades.csv").read_text(encoding="utf-8").count("\n") == 3
+    if lab_id in GPU_RUN_FIGURES:
+        (graded,) = (tmp_path / "course" / "autograded" / "solution").rglob("*.ipynb")
+        recorded = {f["name"] for f in figures_from_notebook(nbformat.read(graded, as_version=4))}
+        assert GPU_RUN_FIGURES[lab_id] <= recorded, GPU_RUN_FIGURES[lab_id] - recorded
 
 
 def test_release_check_catches_a_leak(tiny_release, tmp_path):
