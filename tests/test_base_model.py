@@ -85,3 +85,12 @@ def test_course_models_are_reached_by_name():
     assert base_model.course_model_path("base", PROFILE) == base_model.base_model_path(PROFILE)
     with pytest.raises(ValueError, match="modèle du cours inconnu"):
         base_model.course_model_path("gpt-5", PROFILE)
+
+
+@pytest.mark.parametrize("profile", sorted(base_model.RECIPES))
+def test_every_recipe_has_shapes_the_later_parts_need(profile):
+    recipe = base_model.RECIPES[profile]
+    # vLLM's CPU attention takes heads of 32, 64, 80, 96, 112, 128… (partie-09 serves the model)
+    assert recipe["hidden_size"] // recipe["num_heads"] in (32, 64, 80, 96, 112, 128)
+    # INT4 groups of 32 (partie-09) and 4-bit blocks (partie-07) divide every row of every linear layer
+    assert recipe["hidden_size"] % 32 == 0 and recipe["intermediate_size"] % 32 == 0
