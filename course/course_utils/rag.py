@@ -70,6 +70,23 @@ def _objects(tree, module: str):
 
 @functools.cache
 def _documents() -> tuple[dict, ...]:
+    """The documents, read from the cache (parsing the standard library costs seconds in every notebook)."""
+    import json
+
+    from .base_model import _build_once
+    from .data import stdlib_root
+
+    # The cache key: this interpreter's standard library and this file (the extraction rules).
+    key = hashlib.sha256(f"{sys.version}\n{stdlib_root()}\n{Path(__file__).read_text()}".encode()).hexdigest()[:12]
+
+    def build(folder: Path) -> None:
+        (folder / "documents.json").write_text(json.dumps(_parse_documents()), encoding="utf-8")
+
+    folder = _build_once(f"stdlib-documents-{key}", build)
+    return tuple(json.loads((folder / "documents.json").read_text(encoding="utf-8")))
+
+
+def _parse_documents() -> list[dict]:
     from .data import _module_name, _stdlib_files
 
     found: dict[str, dict] = {}
@@ -97,7 +114,7 @@ def _documents() -> tuple[dict, ...]:
                 "text": f"{name}\n{signature}\n\n{docstring}".rstrip(),
                 "python": _PYTHON,
             }
-    return tuple(found[name] for name in sorted(found))
+    return [found[name] for name in sorted(found)]
 
 
 def stdlib_documents():
