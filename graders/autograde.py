@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_utils import base_model, serving
+from course_utils import base_model, rag, serving
 from graders import sandbox
 from graders.kernels import GRADING_ENV, run_nbgrader
 from graders.labs import LABS_DIR, REPO_ROOT, GradingError, graded_cells, lab_models, needs_server
@@ -142,7 +142,11 @@ def build_course_models(lab_id: str) -> None:
     """Build (or find in the cache) the course models the lab loads, here, before any kernel starts:
     a kernel would build them within its cell timeout, once per copy, in a layer thrown away after it."""
     for name in lab_models(lab_id):
-        base_model.course_model_path(name, GRADING_ENV["COURSE_PROFILE"])
+        if name == "rag":  # the retrieval corpus of partie-08: documents, questions and their embeddings
+            rag.document_embeddings()
+            rag.question_embeddings()
+        else:
+            base_model.course_model_path(name, GRADING_ENV["COURSE_PROFILE"])
 
 
 def _serve_env(lab_id: str, unsafe_reason: str | None, kept: list[Path], stack: contextlib.ExitStack) -> dict:

@@ -150,8 +150,9 @@ def test_labs_declare_the_course_models_and_server_they_use(root, syl):
         "base": r"load_base_model|base_model_path|course/base",
         "draft": r"draft_model",
         "chat": r"load_chat_model|chat_model_path|chat_summary",
+        "rag": r"rag\.(stdlib_documents|document_embeddings|question_embeddings|encode)\b",
     }
-    assert set(uses) == set(base_model.COURSE_MODELS)  # a new course model needs its pattern here
+    assert set(uses) == {*base_model.COURSE_MODELS, "rag"}  # a new course model needs its pattern here
     for lab in syllabus.labs(syl):
         source = "\n".join(c.source for c in nbformat.read(root / syllabus.lab_notebook_path(root, lab["id"]), 4).cells)
         used = sorted(name for name, pattern in uses.items() if re.search(pattern, source))

@@ -60,6 +60,10 @@ COLAB_EXTRAS = [
     "xgrammar",
     "gguf",
     "langchain-openai",
+    "langchain-text-splitters",
+    "faiss-cpu",
+    "bm25s",
+    "qdrant-client",
 ]
 
 
@@ -189,7 +193,7 @@ def module_table(syllabus: dict, module: dict, root: Path = REPO_ROOT) -> str:
         lines += ["", "### À venir", ""]
         for p in module["planned"]:
             issue = f"issue #{p['issue']}" if p.get("issue") else "à planifier"
-            label = f"Projet {p['projet']}" if p.get("projet") else "Lab"
+            label = f"Projet {p['projet']}" if p.get("projet") else {"notebook": "Chapitre"}.get(p["kind"], "Lab")
             lines.append(f"- {label} : {p['title']} ({issue})")
     return "\n".join(lines)
 
