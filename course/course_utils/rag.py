@@ -16,7 +16,7 @@
 Measured on the whole pool (4 783 questions, recall@10 / MRR): BM25 (bm25s)
 0.794 / 0.662, dense (MiniLM, exact search) 0.586 / 0.416, reciprocal rank
 fusion with equal weights 0.761 / 0.574 (below BM25), a convex combination of
-max-normalised BM25 scores and cosines (0.5 each) 0.828 / 0.691.
+max-normalised BM25 scores and cosines (0.5 each) 0.829 / 0.691.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 
 KINDS = ("module", "class", "function", "method")
 QUESTION_KINDS = ("description", "signature", "module")
-EMBEDDING_MAX_TOKENS = 128  # signature + the start of the docstring: what a question is about
+EMBEDDING_MAX_TOKENS = 128  # the name and the start of the docstring: what a question is about
 _PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 
@@ -141,7 +141,7 @@ _REWORDS = dict(
         "get:obtain gets:obtains set:assign sets:assigns check:verify checks:verifies value:result values:results "
         "number:count name:label names:labels path:location error:failure errors:failures exception:error "
         "raise:throw raises:throws call:invoke called:invoked function:routine method:routine argument:parameter "
-        "arguments:parameters default:fallback specified:given character:symbol characters:symbols line:row "
+        "arguments:parameters default:fallback character:symbol characters:symbols line:row "
         "lines:rows data:content read:load reads:loads write:save writes:saves open:access start:begin "
         "stop:halt end:finish find:locate search:look send:transmit sends:transmits receive:accept size:length "
         "first:initial last:final new:fresh current:present empty:blank convert:turn converts:turns "
@@ -325,7 +325,7 @@ def _encoder():
 
 
 def embeddings_path() -> Path:
-    """Folder of the cached corpus embeddings (built on first use: about a minute on 2 cores)."""
+    """Folder of the cached corpus embeddings (built on first use: 2 to 4 minutes on 2 cores)."""
     from .base_model import _build_once
 
     def build(folder: Path) -> None:
