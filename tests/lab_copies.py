@@ -54,7 +54,7 @@ def failed_test_cells(lab_id: str, edits=(), skip=frozenset(), reuse=frozenset()
     threads = torch.get_num_threads()  # a setup cell may set 1 thread for the lab's kernel
 
     def run(source: str, name: str) -> None:
-        code = compile(source, f"<{name}>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        code = compile(source, f"<{name}>", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT, dont_inherit=True)
         result = eval(code, namespace)
         if inspect.iscoroutine(result):
             loop.run_until_complete(result)

@@ -34,6 +34,7 @@ NOISY_LOGGERS = (
     "httpx",
     "huggingface_hub",
     "langchain",
+    "mcp",
     "peft",
     "sentence_transformers",
     "torch.distributed",

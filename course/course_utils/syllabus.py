@@ -64,6 +64,10 @@ COLAB_EXTRAS = [
     "faiss-cpu",
     "bm25s",
     "qdrant-client",
+    "langchain",
+    "langgraph",
+    "langgraph-checkpoint-sqlite",
+    "mcp",
 ]
 
 
