@@ -111,10 +111,10 @@ def file_lines(path: Path) -> list[tuple[str, str]] | None:
 
 
 def public_files(root: Path, syl: dict) -> list[Path]:
-    """What the course publishes as is: chapters, module READMEs, the course package."""
+    """What the course publishes as is: chapters, module READMEs, the course package and the graders."""
     files = [root / path for path in syllabus.notebooks(syl)]
     files += [root / module["id"] / "README.md" for module in syllabus.modules(syl)]
-    return files + sorted((root / "course" / "course_utils").glob("*.py"))
+    return files + [path for package in PACKAGES for path in sorted((root / package).glob("*.py"))]
 
 
 def solution_only_lines(root: Path = REPO_ROOT, labs_dir: Path = LABS_DIR, syl: dict | None = None) -> set[str]:
