@@ -14,6 +14,8 @@ from __future__ import annotations
 import ast
 import asyncio
 import inspect
+import sys
+import traceback
 
 import nbformat
 
@@ -77,6 +79,8 @@ def failed_test_cells(lab_id: str, edits=(), skip=frozenset(), reuse=frozenset()
                     _reused[lab_id, grade_id] = dict(namespace)
             except Exception:
                 if meta.get("grade"):
+                    print(f"--- {grade_id} failed:")  # shown by pytest when the expected set differs
+                    traceback.print_exc(limit=-3, file=sys.stdout)
                     failed.add(grade_id)
                 elif not edits:
                     raise
