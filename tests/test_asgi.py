@@ -1,0 +1,41 @@
+"""course_utils.asgi: a real loopback server that starts, answers and stops."""
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from course_utils.asgi import AppServer, running_app
+
+
+def _app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/ping")
+    def ping(name: str = "monde") -> dict:
+        return {"bonjour": name}
+
+    return app
+
+
+def test_running_app_serves_then_stops():
+    with running_app(_app()) as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        response = httpx.get(f"{server.url}/ping", params={"name": "cours"})
+        assert response.status_code == 200 and response.json() == {"bonjour": "cours"}
+        assert server.alive
+    assert not server.alive
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{server.url}/ping", timeout=2)
+
+
+def test_stop_early_then_block_exit_is_harmless():
+    with running_app(_app()) as server:
+        server.stop()
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"{server.url}/ping", timeout=2)
+
+
+def test_port_in_use_is_a_clear_error():
+    with running_app(_app()) as first:
+        with pytest.raises(RuntimeError, match="déjà pris"):
+            AppServer(_app(), port=first.port)
