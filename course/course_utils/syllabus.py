@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -124,6 +123,8 @@ def set_colab_cell(nb, source: str) -> bool:
                 cell.source = source
                 return True
             break
+    import nbformat  # here: course_utils.serving imports this module, notebooks need not pay for nbformat
+
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": [COLAB_TAG]})
     cell["id"] = COLAB_TAG
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
@@ -218,6 +219,8 @@ class Change:
 
 def planned_changes(root: Path = REPO_ROOT) -> list[Change]:
     """Every file whose generated part differs from the syllabus."""
+    import nbformat
+
     syllabus = load(root / "course" / "syllabus.yml")
     targets = {root / "README.md": course_table(syllabus)}
     for module in modules(syllabus):
