@@ -33,7 +33,9 @@ class AppServer:
         # no access log, no signal handlers (not the main thread), warnings only
         config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", access_log=False, lifespan="on")
         self._server = uvicorn.Server(config)
-        self._socket = socket.socket()
+        # IPPROTO_TCP named: asyncio then sets TCP_NODELAY on accepted connections (else each hop waits ~40 ms
+        # for a delayed acknowledgement)
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:  # bound here, so that a taken port is an error in the caller's thread, not a log line
             self._socket.bind((host, self.port))
         except OSError as exc:
