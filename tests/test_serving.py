@@ -191,3 +191,11 @@ def test_the_gpu_runs_are_declared_and_each_is_graded_on_its_figures(root):
     assert all("gpu" in labs[path.split("/")[1]]["profiles"] for path in paths)
     # Each run is a lab: its grading round trip executes it end to end under ci and checks these figures.
     assert sorted(GPU_RUN_FIGURES) == sorted(path.split("/")[1] for path in paths)
+
+
+def test_start_in_background_imports_in_the_callers_thread(monkeypatch):
+    started = []
+    monkeypatch.setattr(serving, "endpoint", lambda: started.append(True) or ("http://127.0.0.1:1/v1", None))
+    future = serving.start_in_background()
+    assert future.result(timeout=10) == ("http://127.0.0.1:1/v1", None) and started == [True]
+    assert {"torch", "transformers", "tokenizers"} <= sys.modules.keys()

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -272,6 +273,21 @@ def endpoint() -> tuple[str, str | None]:
     if url := os.environ.get("COURSE_SERVE_URL"):
         return url.rstrip("/"), None
     return shared_server().base_url, None
+
+
+def start_in_background() -> Future:
+    """:func:`endpoint` in a background thread: a notebook's other cells run while vLLM starts.
+
+    What the start imports (torch, transformers, tokenizers) is imported here first, in the caller's
+    thread: two threads importing the same packages at once can break an import cycle with a
+    half-initialised module (``module 'transformers' has no attribute 'PreTrainedTokenizerBase'``,
+    seen when ``datasets`` ran in the notebook meanwhile).
+    """
+    import tokenizers  # noqa: F401
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="course-serve").submit(endpoint)
 
 
 def client(**options):
