@@ -76,3 +76,15 @@ def test_cached_embeddings_are_the_documents_unit_vectors(docs):
     questions = rag.question_embeddings()
     assert questions.shape == (len(rag.question_pool()), 384)
     np.testing.assert_allclose(rag.encode([rag.question_pool()[7]["question"]])[0], questions[7], atol=1e-4)
+
+
+def test_encoder_equals_sentence_transformers():
+    """rag.encode runs MiniLM with transformers alone: the same vectors as the reference library."""
+    from course_utils.models import load_embedding_model
+
+    texts = ["json.dumps: Serialize obj to a JSON formatted str.", "Déjà vu", "x", " ".join(["word"] * 400)]
+    reference = load_embedding_model()
+    reference.max_seq_length = rag.EMBEDDING_MAX_TOKENS  # as the course's cache was built
+    expected = reference.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    np.testing.assert_allclose(rag.encode(texts, batch_size=3), expected, atol=1e-5)
+    assert np.allclose(np.linalg.norm(rag.encode(texts), axis=1), 1.0, atol=1e-5)

@@ -308,20 +308,50 @@ def _corpus_key() -> str:
 
 
 def encode(texts: list[str], batch_size: int = 64):
-    """Unit-norm float32 embeddings of ``texts`` by the course's sentence encoder (``numpy``, 384 columns)."""
-    model = _encoder()
-    return model.encode(
-        list(texts), batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-    )
+    """Unit-norm float32 embeddings of ``texts`` by the course's sentence encoder (``numpy``, 384 columns).
+
+    all-MiniLM-L6-v2 run with ``transformers`` alone: the mean of the token states
+    under the attention mask, then L2 normalisation, which is what its
+    sentence-transformers modules (Transformer, Pooling, Normalize) compute
+    (tests/test_rag.py compares the two). Importing sentence-transformers costs
+    several seconds more per notebook (it pulls peft, scikit-learn, datasets).
+    """
+    import numpy as np
+    import torch
+
+    tokenizer, model = _encoder()
+    texts = list(texts)
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths share a batch: less padding
+    vectors = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            batch = tokenizer(
+                [texts[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=EMBEDDING_MAX_TOKENS,
+                return_tensors="pt",
+            )
+            states = model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
+            mean = (states * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            vectors[rows] = torch.nn.functional.normalize(mean, dim=-1).numpy()
+    return vectors
 
 
 @functools.cache
 def _encoder():
-    from .models import load_embedding_model
+    from transformers import AutoModel, AutoTokenizer
 
-    model = load_embedding_model()
-    model.max_seq_length = EMBEDDING_MAX_TOKENS
-    return model
+    from .models import embedding_model_path
+    from .pretrained import quiet_loading
+
+    with quiet_loading():
+        path = str(embedding_model_path())
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+    return tokenizer, model
 
 
 def embeddings_path() -> Path:

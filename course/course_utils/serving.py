@@ -43,6 +43,8 @@ API_KEY = "cours-llm"  # vLLM checks no key unless given --api-key; clients must
 VLLM_GPU = "vllm==0.33.0"  # also the `vllm` extra of pyproject.toml
 SERVE_VENV = Path(os.environ.get("COURSE_SERVE_VENV") or REPO_ROOT / ".venv-serve")
 SERVE_LOCK = REPO_ROOT / "requirements-serve.lock"
+# vLLM's processes import torch and transformers at each start: from .pyc files, not from source
+BYTECODE = ("--compile-bytecode",)
 START_TIMEOUT = 600  # seconds: about 80 s on 2 busy cores, more on a first compile
 CHAT_TEMPLATE = CHAT_TEMPLATE_PATH  # given to vLLM: `chat.completions` render the course format
 
@@ -63,7 +65,9 @@ def install(venv: Path = SERVE_VENV) -> Path:
     from .cli import torch_source, uv_command
 
     gpu = gpu_available()
-    wanted = hashlib.sha256(SERVE_LOCK.read_bytes() + (VLLM_GPU if gpu else "cpu").encode()).hexdigest()[:16]
+    # "bytecode": environments installed before bytecode was compiled at install time are redone
+    wanted = hashlib.sha256(SERVE_LOCK.read_bytes() + (VLLM_GPU if gpu else "cpu").encode() + b"bytecode").hexdigest()
+    wanted = wanted[:16]
     stamp, python = venv / ".install-stamp", venv / "bin" / "python"
     if stamp.is_file() and stamp.read_text() == wanted:
         return python
@@ -71,10 +75,12 @@ def install(venv: Path = SERVE_VENV) -> Path:
     started = time.perf_counter()
     if not python.exists():
         _run([uv_command(), "venv", "--quiet", "--python", sys.executable, str(venv)])
+    uv_pip = [uv_command(), "pip"]
+    options = ["--quiet", *BYTECODE, "--python", str(python)]
     if gpu:  # the GPU build of vLLM brings its CUDA torch
-        _run([uv_command(), "pip", "install", "--quiet", "--python", str(python), VLLM_GPU])
+        _run([*uv_pip, "install", *options, VLLM_GPU])
     else:
-        _run([uv_command(), "pip", "sync", "--quiet", "--python", str(python), *torch_source(), str(SERVE_LOCK)])
+        _run([*uv_pip, "sync", *options, *torch_source(), str(SERVE_LOCK)])
     stamp.write_text(wanted)
     print(f"[course] environnement de service installé en {time.perf_counter() - started:.0f} s", flush=True)
     return python
