@@ -58,8 +58,29 @@ def _run_child(connection: socket.socket) -> None:
         os._exit(code)
 
 
+def alembic_head() -> str:
+    """The gradebook schema version of the installed nbgrader, read with alembic's API.
+
+    nbgrader's ``api.get_alembic_version`` gets it from the ``alembic heads``
+    command each time it creates a gradebook: a new Python process importing
+    alembic and SQLAlchemy, seconds per lab on 2 busy cores, for a constant.
+    """
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
+
+    config = Config()
+    config.set_main_option("script_location", ALEMBIC_DIR)
+    (head,) = ScriptDirectory.from_config(config).get_heads()
+    return head
+
+
 def serve(path: str) -> None:
+    import nbgrader.api
     import nbgrader.apps.nbgraderapp  # noqa: F401 - the import the children share
+
+    head = alembic_head()  # once: the children inherit it (tests/test_grading.py compares it with the command's)
+    nbgrader.api.get_alembic_version = lambda: head
 
     # Dies with the grader: its stdin (a pipe from the grader) closes then. Raw reads
     # hold no lock that a forked child could inherit.

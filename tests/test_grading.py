@@ -219,3 +219,17 @@ def test_two_grading_machines_share_one_class_gradebook(tiny_release, tmp_path):
     with Gradebook(url) as gradebook:
         scores = {s.student.id: s.score for s in gradebook.assignment_submissions(TINY)}
     assert scores == {"alice": full, "bob": 0, "carol": full - _points({"test_square"})}
+
+
+def test_fork_server_knows_nbgrader_s_gradebook_version(monkeypatch):
+    """The fork server reads the gradebook schema version in process: nbgrader's `alembic heads` gives the same."""
+    import os
+    import sys
+    from pathlib import Path
+
+    from nbgrader.api import get_alembic_version
+
+    from graders.forkserver import alembic_head
+
+    monkeypatch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]))
+    assert alembic_head() == get_alembic_version()
