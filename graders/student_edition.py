@@ -253,6 +253,22 @@ def release_labs(ids: list[str], labs_out: Path, labs_dir: Path = LABS_DIR, jobs
     return notebooks
 
 
+def support_files(folder: Path, secrets: set[str]) -> list[Path]:
+    """What a part's chapters read besides themselves (a UI, a data file), never a notebook.
+
+    A file that holds a line of a lab's solution or hidden tests stays out: day-02's
+    chatbot backend is the capstone lab's solution, so its chapter runs in this
+    repository only (the withheld files are printed).
+    """
+    kept = []
+    for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".py", ".yml", ".yaml", ".json")):
+        if {line.strip() for line in path.read_text(encoding="utf-8").splitlines()} & secrets:
+            print(f"non publié (contient des lignes de solution d'un lab) : {path.relative_to(folder.parent)}")
+        else:
+            kept.append(path)
+    return kept
+
+
 def build(out: Path, root: Path = REPO_ROOT, labs_dir: Path = LABS_DIR, jobs: int | None = None) -> dict:
     """Write the student edition into ``out``; return what it holds (chapters, labs)."""
     out, root, labs_dir = out.resolve(), root.resolve(), labs_dir.resolve()
@@ -269,9 +285,12 @@ def build(out: Path, root: Path = REPO_ROOT, labs_dir: Path = LABS_DIR, jobs: in
 
 def _write(out: Path, root: Path, labs_dir: Path, syl: dict, jobs: int | None) -> dict:
     chapters = syllabus.notebooks(syl)
+    secrets = solution_only_lines(root, labs_dir, syl)
     for module in syllabus.modules(syl):
         (out / module["id"]).mkdir()
         shutil.copy2(root / module["id"] / "README.md", out / module["id"] / "README.md")
+        for path in support_files(root / module["id"], secrets):
+            shutil.copy2(path, out / module["id"] / path.name)
     for path in chapters:
         shutil.copy2(root / path, out / path)
     for name in INSTALL_FILES:
@@ -284,7 +303,7 @@ def _write(out: Path, root: Path, labs_dir: Path, syl: dict, jobs: int | None) -
     (out / "labs" / "README.md").write_text(labs_readme(syl, labs), encoding="utf-8")
     (out / "README.md").write_text(student_readme(root, syl), encoding="utf-8")
 
-    problems = find_leaks(out, solution_only_lines(root, labs_dir, syl))
+    problems = find_leaks(out, secrets)
     if problems:
         shown = "\n".join(f"  - {p}" for p in problems[:20])
         raise GradingError(f"Édition étudiante refusée (et effacée) : {len(problems)} fuite(s)\n{shown}")

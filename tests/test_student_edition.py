@@ -170,6 +170,13 @@ def test_released_labs_validate_as_not_yet_solved(edition):
         assert student_edition.not_yet_solved(done), f"{lab_id} :\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
 
 
+def test_chapters_find_the_files_they_read_unless_a_lab_s_solution_is_inside(edition, root):
+    """A part's UI and data files are published; day-02's backend, the capstone lab's solution, is not."""
+    for name in ("day-02/chatbot_ui.py", "partie-12/glossaire.yml"):
+        assert (edition / name).read_bytes() == (root / name).read_bytes(), name
+    assert not (edition / "day-02" / "chatbot_backend.py").exists()
+
+
 def test_colab_badges_and_lab_links_open_the_edition(edition, syl):
     url, branch = syllabus.student_edition(syl)
     colab = "https://colab.research.google.com/github/" + url.removeprefix("https://github.com/") + f"/blob/{branch}/"

