@@ -36,6 +36,8 @@ def test_report_orders_slow_items_first_and_reports_times(tmp_path, monkeypatch)
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["install_s"] == 42 and list(data["items"])[0].endswith("test_slow")
     assert data["items"]["test_sample.py::test_slow"] >= 0.3
+    start, worker, seconds = data["timeline"]["test_sample.py::test_slow"]
+    assert list(data["timeline"])[0].endswith("test_slow") and worker == "main" and start >= 0 and seconds >= 0.3
     assert test_report.SLOWEST == 15
 
 

@@ -20,6 +20,8 @@ SLOWEST = 15
 
 _started = time.time()
 _durations: dict[str, float] = {}
+# nodeid -> (seconds from the run's start, worker): shows serial chains and idle workers.
+_starts: dict[str, tuple[float, str]] = {}
 
 
 SERVER_GROUP = "vllm-server"
@@ -87,6 +89,9 @@ def _mark_xdist_groups(config, items) -> None:
 
 def pytest_runtest_logreport(report):
     _durations[report.nodeid] = _durations.get(report.nodeid, 0.0) + report.duration
+    if report.when == "setup" and hasattr(report, "start"):
+        worker = getattr(getattr(report, "node", None), "gateway", None)
+        _starts[report.nodeid] = (round(report.start - _started, 1), getattr(worker, "id", "main"))
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -112,6 +117,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                 "tests_s": round(tests, 1),
                 "workers": int(workers),
                 "items": {k: round(v, 2) for k, v in sorted(_durations.items(), key=lambda kv: -kv[1])},
+                # [start (s from the run's start), worker, duration], in the order they started
+                "timeline": {
+                    k: [*_starts[k], round(_durations[k], 2)] for k in sorted(_starts, key=lambda k: _starts[k][0])
+                },
             },
             indent=1,
             ensure_ascii=False,
