@@ -43,8 +43,6 @@ API_KEY = "cours-llm"  # vLLM checks no key unless given --api-key; clients must
 VLLM_GPU = "vllm==0.33.0"  # also the `vllm` extra of pyproject.toml
 SERVE_VENV = Path(os.environ.get("COURSE_SERVE_VENV") or REPO_ROOT / ".venv-serve")
 SERVE_LOCK = REPO_ROOT / "requirements-serve.lock"
-# vLLM's processes import torch and transformers at each start: from .pyc files, not from source
-BYTECODE = ("--compile-bytecode",)
 START_TIMEOUT = 600  # seconds: about 80 s on 2 busy cores, more on a first compile
 CHAT_TEMPLATE = CHAT_TEMPLATE_PATH  # given to vLLM: `chat.completions` render the course format
 
@@ -65,9 +63,7 @@ def install(venv: Path = SERVE_VENV) -> Path:
     from .cli import torch_source, uv_command
 
     gpu = gpu_available()
-    # "bytecode": environments installed before bytecode was compiled at install time are redone
-    wanted = hashlib.sha256(SERVE_LOCK.read_bytes() + (VLLM_GPU if gpu else "cpu").encode() + b"bytecode").hexdigest()
-    wanted = wanted[:16]
+    wanted = hashlib.sha256(SERVE_LOCK.read_bytes() + (VLLM_GPU if gpu else "cpu").encode()).hexdigest()[:16]
     stamp, python = venv / ".install-stamp", venv / "bin" / "python"
     if stamp.is_file() and stamp.read_text() == wanted:
         return python
@@ -76,7 +72,7 @@ def install(venv: Path = SERVE_VENV) -> Path:
     if not python.exists():
         _run([uv_command(), "venv", "--quiet", "--python", sys.executable, str(venv)])
     uv_pip = [uv_command(), "pip"]
-    options = ["--quiet", *BYTECODE, "--python", str(python)]
+    options = ["--quiet", "--python", str(python)]
     if gpu:  # the GPU build of vLLM brings its CUDA torch
         _run([*uv_pip, "install", *options, VLLM_GPU])
     else:
@@ -189,6 +185,9 @@ def start(model: str | Path | None = None, *, port: int | None = None, log: Path
         "VLLM_CPU_KVCACHE_SPACE": os.environ.get("VLLM_CPU_KVCACHE_SPACE", "1"),  # GiB of KV cache on CPU
     }
     env.pop("VIRTUAL_ENV", None)
+    # The modules the server imports are compiled once, at the first start, into .venv-serve
+    # (compiling all of vLLM and torch at install took a minute; without .pyc each start is slower).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     with open(log, "ab") as out:
         process = subprocess.Popen(
             server_command(python, model, port, *extra),
