@@ -31,6 +31,12 @@ def _solution(source: str) -> str:
 _reused: dict[tuple[str, str], dict] = {}
 
 
+def cells_after(lab_id: str, *grade_ids: str) -> frozenset[str]:
+    """The cells of ``lab_id`` after the last of ``grade_ids``: a ``skip`` for a shortcut those cells catch."""
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id", "") for c in nbformat.read(labs.lab_notebook(lab_id), 4).cells]
+    return frozenset(filter(None, ids[max(map(ids.index, grade_ids)) + 1 :]))
+
+
 def failed_test_cells(lab_id: str, edits=(), skip=frozenset(), reuse=frozenset()) -> set[str]:
     """Graded cells that raise when the solution of ``lab_id`` has ``edits`` applied.
 

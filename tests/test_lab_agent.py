@@ -8,7 +8,7 @@ and the solution none. The setup cell (imports, the corpus) runs once.
 """
 
 import pytest
-from lab_copies import failed_test_cells
+from lab_copies import cells_after, failed_test_cells
 
 LAB = "partie-08-agent"
 
@@ -94,24 +94,37 @@ MEMORY_WITHOUT_USER = (
     "return (MEMORY_NAMESPACE,)",
 )
 
+# A shortcut that one cell catches stops there (the copy then skips the agent's runs).
 CASES = {
-    "solution": ([], set()),
-    "calculator_with_eval": ([EVAL_CALCULATOR], {"test_calculator"}),
-    "calculator_unbounded_power": ([UNBOUNDED_POWER, UNBOUNDED_POWER_BITS], {"test_calculator"}),
-    "calculator_power_without_size_bound": ([UNBOUNDED_POWER_BITS], {"test_calculator"}),
-    "sandbox_without_limits": ([UNLIMITED_SANDBOX], {"test_sandbox", "test_tools"}),
-    "files_prefix_check": ([PREFIX_CHECK], {"test_files"}),
-    "files_normpath_check": ([NORMPATH_CHECK], {"test_files"}),
-    "temperatures_by_factor": ([TEMPERATURE_FACTOR, TEMPERATURE_FACTOR_BACK], {"test_data_tools"}),
-    "csv_split_on_commas": ([CSV_SPLIT], {"test_data_tools", "test_tools"}),
-    "unbounded_retries": ([UNBOUNDED_RETRIES], {"test_agent"}),
-    "no_confirmation": ([NO_CONFIRMATION], {"test_interrupt"}),
-    "memory_without_user": ([MEMORY_WITHOUT_USER], {"test_memory"}),
+    "solution": ([], set(), frozenset()),
+    "calculator_with_eval": ([EVAL_CALCULATOR], {"test_calculator"}, cells_after(LAB, "test_calculator")),
+    "calculator_unbounded_power": (
+        [UNBOUNDED_POWER, UNBOUNDED_POWER_BITS],
+        {"test_calculator"},
+        cells_after(LAB, "test_calculator"),
+    ),
+    "calculator_power_without_size_bound": (
+        [UNBOUNDED_POWER_BITS],
+        {"test_calculator"},
+        cells_after(LAB, "test_calculator"),
+    ),
+    "sandbox_without_limits": ([UNLIMITED_SANDBOX], {"test_sandbox", "test_tools"}, frozenset()),
+    "files_prefix_check": ([PREFIX_CHECK], {"test_files"}, cells_after(LAB, "test_files")),
+    "files_normpath_check": ([NORMPATH_CHECK], {"test_files"}, cells_after(LAB, "test_files")),
+    "temperatures_by_factor": (
+        [TEMPERATURE_FACTOR, TEMPERATURE_FACTOR_BACK],
+        {"test_data_tools"},
+        cells_after(LAB, "test_data_tools"),
+    ),
+    "csv_split_on_commas": ([CSV_SPLIT], {"test_data_tools", "test_tools"}, frozenset()),
+    "unbounded_retries": ([UNBOUNDED_RETRIES], {"test_agent"}, frozenset()),
+    "no_confirmation": ([NO_CONFIRMATION], {"test_interrupt"}, frozenset()),
+    "memory_without_user": ([MEMORY_WITHOUT_USER], {"test_memory"}, frozenset()),
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_shortcuts_fail_the_cells_that_check_them(case):
-    edits, expected = CASES[case]
-    assert failed_test_cells(LAB, edits, reuse={"setup"}) == expected
+    edits, expected, skip = CASES[case]
+    assert failed_test_cells(LAB, edits, skip=skip, reuse={"setup"}) == expected
