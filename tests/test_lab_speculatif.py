@@ -52,16 +52,19 @@ DRAFT_NO_CACHE = (
 PIPELINE_CELLS = {"test_pipeline", "test_target_passes", "test_speed"}
 CASES = {
     "solution": ([], set()),
-    "assisted_generation": ([ASSISTED], {"test_pipeline", "test_speed"}),
+    "assisted_generation": ([ASSISTED], {"test_pipeline"}),
     "target_only": ([TARGET_ONLY], PIPELINE_CELLS),
     "keep_draft_token": ([KEEP_DRAFT], {"test_verify", "test_pipeline", "test_speed"}),
     "rate_as_alpha": ([RATE_AS_ALPHA], {"test_stats"}),
     "no_bonus_token": ([NO_BONUS], {"test_stats"}),
 }
+# Cells a shortcut fails on most runs, not all: transformers' assisted generation is usually more than
+# 1.43x slower than the reference pipeline (test_speed's tolerance); a loaded CI run saw it within.
+MAY_FAIL = {"assisted_generation": {"test_speed"}}
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_shortcuts_fail_the_cells_that_check_them(case):
     edits, expected = CASES[case]
-    assert failed_test_cells(LAB, edits, reuse={"setup"}) == expected
+    assert failed_test_cells(LAB, edits, reuse={"setup"}) - MAY_FAIL.get(case, set()) == expected
