@@ -61,3 +61,29 @@ def test_an_xdist_group_stays_on_one_worker(tmp_path):
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_server_s_users_are_one_group(syl):
+    """Chapters, labs and tests that call the vLLM server share one worker (and one server start)."""
+    from course_utils import syllabus
+
+    class Item:
+        def __init__(self, nodeid):
+            self.nodeid, self.markers = nodeid, []
+
+        def add_marker(self, marker):
+            self.markers.append(marker)
+
+        def iter_markers(self, name):
+            return [m.mark for m in self.markers if m.name == name]
+
+    served = next(n["path"] for m in syllabus.modules(syl) for n in m["notebooks"] if n.get("serve"))
+    plain = next(n["path"] for m in syllabus.modules(syl) for n in m["notebooks"] if not n.get("serve"))
+    lab = next(lab["id"] for lab in syllabus.labs(syl) if lab.get("serve"))
+    items = [
+        Item(f"{served}::{served.split('/')[-1]}"),
+        Item(f"tests/test_grading.py::test_lab_release_and_grades[{lab}]"),
+        Item(f"{plain}::{plain.split('/')[-1]}"),
+    ]
+    test_report._group_server_users(items)
+    assert [test_report.uses_server(item) for item in items] == [True, True, False]
