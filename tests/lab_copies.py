@@ -33,7 +33,9 @@ _reused: dict[tuple[str, str], dict] = {}
 
 def cells_after(lab_id: str, *grade_ids: str) -> frozenset[str]:
     """The cells of ``lab_id`` after the last of ``grade_ids``: a ``skip`` for a shortcut those cells catch."""
-    ids = [c.metadata.get("nbgrader", {}).get("grade_id", "") for c in nbformat.read(labs.lab_notebook(lab_id), 4).cells]
+    ids = [
+        c.metadata.get("nbgrader", {}).get("grade_id", "") for c in nbformat.read(labs.lab_notebook(lab_id), 4).cells
+    ]
     return frozenset(filter(None, ids[max(map(ids.index, grade_ids)) + 1 :]))
 
 
