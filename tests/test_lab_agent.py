@@ -4,7 +4,7 @@ Each copy runs in this process, without nbgrader (test_grading.py already grades
 solution and the release): the locked cells, the answer cells (the solution, one of
 them changed into a shortcut) and the graded test cells, hidden tests included, under
 the ci profile. A shortcut must fail exactly the test cells that check what it skips,
-and the solution none. The setup cell (imports, the corpus) runs once.
+and the solution none (test_grading.py grades it) (test_grading.py grades it). The setup cell (imports, the corpus) runs once.
 """
 
 import pytest
@@ -96,7 +96,6 @@ MEMORY_WITHOUT_USER = (
 
 # A shortcut that one cell catches stops there (the copy then skips the agent's runs).
 CASES = {
-    "solution": ([], set(), frozenset()),
     "calculator_with_eval": ([EVAL_CALCULATOR], {"test_calculator"}, cells_after(LAB, "test_calculator")),
     "calculator_unbounded_power": (
         [UNBOUNDED_POWER, UNBOUNDED_POWER_BITS],

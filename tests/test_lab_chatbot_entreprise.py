@@ -5,7 +5,7 @@ Each shortcut copy runs in this process, without nbgrader (test_grading.py grade
 and the release): the locked cells, the answer cells (the solution, one of them changed) and
 the graded test cells, hidden tests included, under the ci profile, against the run's vLLM
 server. A shortcut must fail exactly the test cells that check what it skips, and the solution
-none; cells a shortcut cannot change are skipped to save time. The setup and corpus cells
+none (test_grading.py grades it); cells a shortcut cannot change are skipped to save time. The setup and corpus cells
 (imports, generated documents, encoder) run once.
 
 The UI test runs partie-11/chatbot_entreprise_ui.py with ``streamlit.testing.v1.AppTest`` (no
@@ -110,7 +110,6 @@ def _only(*cells: str) -> frozenset[str]:
 
 
 CASES = {
-    "solution": ([], set(), frozenset()),
     "html_all_text": (
         [HTML_ALL_TEXT],
         {"test_ingestion", "test_end_to_end"},

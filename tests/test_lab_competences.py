@@ -4,7 +4,7 @@ Each copy runs in this process, without nbgrader (test_grading.py already grades
 solution and the release): the locked cells, the answer cells (the solution, one of
 them changed into a shortcut) and the graded test cells, hidden tests included, under
 the ci profile. A shortcut must fail exactly the test cells that check what it skips,
-and the solution none.
+and the solution none (test_grading.py grades it) (test_grading.py grades it).
 """
 
 import pytest
@@ -84,7 +84,6 @@ NO_LUHN = (
 )
 
 CASES = {
-    "solution": ([], set()),
     "kitchen_sink": ([KITCHEN_SINK], {"test_architecture"}),
     "always_api": ([ALWAYS_API], {"test_architecture"}),
     "one_replica": ([ONE_REPLICA], {"test_costs", "test_choose"}),

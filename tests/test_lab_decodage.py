@@ -4,7 +4,7 @@ Each copy runs in this process, without nbgrader (test_grading.py already grades
 solution and the release): the locked cells, the answer cells (the solution, one of
 them replaced by a shortcut) and the graded test cells, hidden tests included, under
 the ci profile. A shortcut must fail exactly the test cells that check what it gets
-wrong, and the solution none.
+wrong, and the solution none (test_grading.py grades it) (test_grading.py grades it).
 """
 
 import pytest
@@ -84,7 +84,6 @@ JSON_CONTRIB = (
 )
 
 CASES = {
-    "solution": ([], set()),
     "temperature_unchecked": ([NO_CHECK], {"test_temperature"}),
     "top_k_by_indices": ([TOPK_INDICES], {"test_top_k"}),
     "top_k_library": ([TOPK_LIBRARY], {"test_top_k", "test_step"}),

@@ -4,7 +4,7 @@ Each copy runs in this process, without nbgrader (test_grading.py already grades
 solution and the release): the locked cells, the answer cells (the solution, one of
 them changed into a shortcut) and the graded test cells, hidden tests included, under
 the ci profile. A shortcut must fail exactly the test cells that check what it skips,
-and the solution none.
+and the solution none (test_grading.py grades it) (test_grading.py grades it).
 """
 
 import pytest
@@ -53,7 +53,6 @@ NO_THRESHOLD_LINE = (
 MONITOR = {"monitor_answer", "test_calibration", "test_detection"}
 DASHBOARD = {"dashboard_answer", "test_dashboard", "figures_cell"}
 CASES = {
-    "solution": ([], set(), set()),
     "psi_added_epsilon": ([PSI_ADDED_EPSILON], {"test_psi"}, MONITOR | DASHBOARD),
     "ks_one_sample_points": ([KS_ONE_SAMPLE_POINTS], {"test_ks"}, MONITOR | DASHBOARD),
     "mmd_biased": ([MMD_BIASED], {"test_mmd"}, MONITOR | DASHBOARD),

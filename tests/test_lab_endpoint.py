@@ -4,7 +4,7 @@ Each copy runs in this process, without nbgrader (test_grading.py grades the sol
 and the release): the locked cells, the answer cells (the solution, one of them
 changed) and the graded test cells, hidden tests included, under the ci profile, on
 one event loop as IPython runs top-level ``await``. A shortcut must fail exactly the
-test cells that check what it skips, and the solution none.
+test cells that check what it skips, and the solution none (test_grading.py grades it) (test_grading.py grades it).
 """
 
 import pytest
@@ -34,7 +34,6 @@ TPOT_FOR_ALL_IF = ("metrics_answer", '        if r["output_tokens"] > 1:\n', "  
 NEAREST_RANK = ("metrics_answer", "np.percentile(values, p)", 'np.percentile(values, p, method="lower")')
 
 CASES = {
-    "solution": ([], set()),
     "sequential_generator": ([SEQUENTIAL], {"test_load"}),
     "concurrency_ignored": ([UNBOUNDED], {"test_load"}),
     "errors_raised": ([RAISES], {"test_send"}),

@@ -4,7 +4,7 @@ Each copy runs in this process, without nbgrader (test_grading.py already grades
 solution and the release): the locked cells, the answer cells (the solution, one of
 them changed into a shortcut) and the graded test cells, hidden tests included, under
 the ci profile. A shortcut must fail exactly the test cells that check what it skips,
-and the solution none. The setup cell (the chat model) runs once.
+and the solution none (test_grading.py grades it) (test_grading.py grades it). The setup cell (the chat model) runs once.
 """
 
 import pytest
@@ -60,7 +60,6 @@ STRICT_PARSE_ROUTER = (
 
 # A shortcut stops at the cell that catches it: the copy skips the model's later runs.
 CASES = {
-    "solution": ([], set(), frozenset()),
     "langchain_schema": ([LIBRARY_SCHEMA], {"test_schema"}, cells_after(LAB, "test_schema")),
     "defaults_ignored": ([ALL_REQUIRED], {"test_schema"}, cells_after(LAB, "test_schema")),
     "jsonschema_validation": ([LIBRARY_VALIDATION], {"test_validation"}, cells_after(LAB, "test_validation")),

@@ -4,7 +4,7 @@ Each copy runs in this process, without nbgrader (test_grading.py already grades
 solution and the release): the locked cells, the answer cells (the solution, one of
 them edited into a shortcut) and the graded test cells, hidden tests included, under
 the ci profile. As under nbgrader, a cell that raises does not stop the run. A
-shortcut must fail exactly the test cells that check what it skips, and the solution none.
+shortcut must fail exactly the test cells that check what it skips, and the solution none (test_grading.py grades it) (test_grading.py grades it).
 """
 
 import pytest
@@ -68,7 +68,6 @@ CACHE_HALF = {"cache_bench", "test_cache_speed", "test_cache_equal"}
 BATCHING_HALF = {"batch_bench", "test_continuous_speed", "test_continuous_equal"}
 # case: (edits, cells that must fail, cells that may also fail: a speed whose ratio depends on the load, cells skipped)
 CASES = {
-    "solution": ([], set(), set(), set()),
     # generate is also slower than a lean loop: its speed cell may fail too
     "generate": ([GENERATE], {"test_cache_equal"}, {"test_cache_speed"}, BATCHING_HALF),
     "hf_cache": ([HF_CACHE], {"test_cache_equal"}, {"test_cache_speed"}, BATCHING_HALF),

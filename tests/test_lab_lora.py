@@ -4,7 +4,7 @@ Each copy runs in this process, without nbgrader (test_grading.py already grades
 solution and the release): the locked cells, the answer cells (the solution, one of
 them changed into a shortcut) and the graded test cells, hidden tests included, under
 the ci profile. A shortcut must fail exactly the test cells that check what it skips,
-and the solution none.
+and the solution none (test_grading.py grades it) (test_grading.py grades it).
 """
 
 import pytest
@@ -46,7 +46,6 @@ SYMMETRIC_CODEBOOK = (
 )
 
 CASES = {
-    "solution": ([], set()),
     "alpha_not_divided_by_r": ([ALPHA_SCALING], {"test_lora_layer", "test_lora_model"}),
     "random_b_init": ([RANDOM_B], {"test_lora_layer"}),
     "unfrozen_base": ([UNFROZEN_BASE], {"test_lora_model", "test_qlora", "test_finetune"}),

@@ -4,7 +4,7 @@ Each copy runs in this process, without nbgrader (test_grading.py already grades
 solution and the release): the locked cells, the answer cells (the solution, one of
 them changed into a shortcut) and the graded test cells, hidden tests included, under
 the ci profile. A shortcut must fail exactly the test cells that check what it skips,
-and the solution none.
+and the solution none (test_grading.py grades it) (test_grading.py grades it).
 """
 
 import pytest
@@ -55,7 +55,6 @@ FLOAT_FORWARD = (
 )
 
 CASES = {
-    "solution": ([], set()),
     "torch_quantize_per_channel": ([LIBRARY_INT8], {"test_int8", "test_quantlinear"}),
     "truncated_codes": ([TRUNCATED], {"test_int8", "test_quantlinear"}),
     "unpacked_int4": ([UNPACKED, UNPACKED_DEQ], {"test_int4", "test_quantlinear", "test_size"}),

@@ -4,7 +4,7 @@ Each copy runs in this process, without nbgrader (test_grading.py already grades
 solution and the release): the locked cells, the answer cells (the solution, one of
 them changed into a shortcut) and the graded test cells, hidden tests included, under
 the ci profile. A shortcut must fail exactly the test cells that check what it skips,
-and the solution none. Shortcuts that cannot change what the fine-tuning learns leave
+and the solution none (test_grading.py grades it) (test_grading.py grades it). Shortcuts that cannot change what the fine-tuning learns leave
 the training cells out (they cost most of a copy); those that can keep them, so that
 their effect on the valid tool-call rate is checked too.
 """
@@ -61,7 +61,6 @@ PER_SEQUENCE = (
 )
 
 CASES = {
-    "solution": ([], set(), frozenset()),
     "template_without_blank_line": ([NO_BLANK_LINE], {"test_render", "test_tokenize", "test_collate"}, TRAINING),
     "tokenised_piece_by_piece": ([PIECEWISE], {"test_tokenize", "test_collate"}, TRAINING),
     "mask_without_end_of_text": ([NO_EOS], {"test_tokenize", "test_collate", "test_tool_calls"}, frozenset()),

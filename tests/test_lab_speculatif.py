@@ -4,7 +4,7 @@ Each copy runs in this process, without nbgrader (test_grading.py already grades
 solution and the release): the locked cells, the answer cells (the solution, one of
 them replaced by a shortcut) and the graded test cells, hidden tests included, under
 the ci profile; the free demo cells are skipped. A shortcut must fail the test cells
-that check what it fakes, and the solution none.
+that check what it fakes, and the solution none (test_grading.py grades it) (test_grading.py grades it).
 """
 
 import pytest
@@ -51,7 +51,6 @@ DRAFT_NO_CACHE = (
 
 PIPELINE_CELLS = {"test_pipeline", "test_target_passes", "test_speed"}
 CASES = {
-    "solution": ([], set()),
     "assisted_generation": ([ASSISTED], {"test_pipeline"}),
     "target_only": ([TARGET_ONLY], PIPELINE_CELLS),
     "keep_draft_token": ([KEEP_DRAFT], {"test_verify", "test_pipeline", "test_speed"}),
