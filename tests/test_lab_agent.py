@@ -4,7 +4,7 @@ Each copy runs in this process, without nbgrader (test_grading.py already grades
 solution and the release): the locked cells, the answer cells (the solution, one of
 them changed into a shortcut) and the graded test cells, hidden tests included, under
 the ci profile. A shortcut must fail exactly the test cells that check what it skips,
-and the solution none (test_grading.py grades it) (test_grading.py grades it). The setup cell (imports, the corpus) runs once.
+and the solution none (test_grading.py grades it). The setup cell (imports, the corpus) runs once.
 """
 
 import pytest
@@ -94,36 +94,24 @@ MEMORY_WITHOUT_USER = (
     "return (MEMORY_NAMESPACE,)",
 )
 
-# A shortcut that one cell catches stops there (the copy then skips the agent's runs).
+# A copy stops after the last cell that must catch its shortcut (it then skips the agent's runs).
 CASES = {
-    "calculator_with_eval": ([EVAL_CALCULATOR], {"test_calculator"}, cells_after(LAB, "test_calculator")),
-    "calculator_unbounded_power": (
-        [UNBOUNDED_POWER, UNBOUNDED_POWER_BITS],
-        {"test_calculator"},
-        cells_after(LAB, "test_calculator"),
-    ),
-    "calculator_power_without_size_bound": (
-        [UNBOUNDED_POWER_BITS],
-        {"test_calculator"},
-        cells_after(LAB, "test_calculator"),
-    ),
-    "sandbox_without_limits": ([UNLIMITED_SANDBOX], {"test_sandbox", "test_tools"}, frozenset()),
-    "files_prefix_check": ([PREFIX_CHECK], {"test_files"}, cells_after(LAB, "test_files")),
-    "files_normpath_check": ([NORMPATH_CHECK], {"test_files"}, cells_after(LAB, "test_files")),
-    "temperatures_by_factor": (
-        [TEMPERATURE_FACTOR, TEMPERATURE_FACTOR_BACK],
-        {"test_data_tools"},
-        cells_after(LAB, "test_data_tools"),
-    ),
-    "csv_split_on_commas": ([CSV_SPLIT], {"test_data_tools", "test_tools"}, frozenset()),
-    "unbounded_retries": ([UNBOUNDED_RETRIES], {"test_agent"}, frozenset()),
-    "no_confirmation": ([NO_CONFIRMATION], {"test_interrupt"}, frozenset()),
-    "memory_without_user": ([MEMORY_WITHOUT_USER], {"test_memory"}, frozenset()),
+    "calculator_with_eval": ([EVAL_CALCULATOR], {"test_calculator"}),
+    "calculator_unbounded_power": ([UNBOUNDED_POWER, UNBOUNDED_POWER_BITS], {"test_calculator"}),
+    "calculator_power_without_size_bound": ([UNBOUNDED_POWER_BITS], {"test_calculator"}),
+    "sandbox_without_limits": ([UNLIMITED_SANDBOX], {"test_sandbox", "test_tools"}),
+    "files_prefix_check": ([PREFIX_CHECK], {"test_files"}),
+    "files_normpath_check": ([NORMPATH_CHECK], {"test_files"}),
+    "temperatures_by_factor": ([TEMPERATURE_FACTOR, TEMPERATURE_FACTOR_BACK], {"test_data_tools"}),
+    "csv_split_on_commas": ([CSV_SPLIT], {"test_data_tools", "test_tools"}),
+    "unbounded_retries": ([UNBOUNDED_RETRIES], {"test_agent"}),
+    "no_confirmation": ([NO_CONFIRMATION], {"test_interrupt"}),
+    "memory_without_user": ([MEMORY_WITHOUT_USER], {"test_memory"}),
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_shortcuts_fail_the_cells_that_check_them(case):
-    edits, expected, skip = CASES[case]
-    assert failed_test_cells(LAB, edits, skip=skip, reuse={"setup"}) == expected
+    edits, expected = CASES[case]
+    assert failed_test_cells(LAB, edits, skip=cells_after(LAB, *expected), reuse={"setup"}) == expected

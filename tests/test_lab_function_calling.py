@@ -4,7 +4,7 @@ Each copy runs in this process, without nbgrader (test_grading.py already grades
 solution and the release): the locked cells, the answer cells (the solution, one of
 them changed into a shortcut) and the graded test cells, hidden tests included, under
 the ci profile. A shortcut must fail exactly the test cells that check what it skips,
-and the solution none (test_grading.py grades it) (test_grading.py grades it). The setup cell (the chat model) runs once.
+and the solution none (test_grading.py grades it). The setup cell (the chat model) runs once.
 """
 
 import pytest
@@ -58,23 +58,19 @@ STRICT_PARSE_ROUTER = (
     '    return [c["name"] if (c := parse_tool_call(a)) else "add_numbers" for a in ask_model(prompts)]\n',
 )
 
-# A shortcut stops at the cell that catches it: the copy skips the model's later runs.
+# A copy stops after the last cell that must catch its shortcut (it skips the model's later runs).
 CASES = {
-    "langchain_schema": ([LIBRARY_SCHEMA], {"test_schema"}, cells_after(LAB, "test_schema")),
-    "defaults_ignored": ([ALL_REQUIRED], {"test_schema"}, cells_after(LAB, "test_schema")),
-    "jsonschema_validation": ([LIBRARY_VALIDATION], {"test_validation"}, cells_after(LAB, "test_validation")),
-    "bool_is_integer": ([BOOL_IS_INTEGER], {"test_validation"}, cells_after(LAB, "test_validation")),
-    "coercion_without_fuzzy_matching": (
-        [NO_FUZZY_KEYS, NO_FUZZY_ENUMS],
-        {"test_repair"},
-        cells_after(LAB, "test_repair"),
-    ),
-    "strict_parse_router": ([STRICT_PARSE_ROUTER], {"test_routing"}, cells_after(LAB, "test_routing")),
+    "langchain_schema": ([LIBRARY_SCHEMA], {"test_schema"}),
+    "defaults_ignored": ([ALL_REQUIRED], {"test_schema"}),
+    "jsonschema_validation": ([LIBRARY_VALIDATION], {"test_validation"}),
+    "bool_is_integer": ([BOOL_IS_INTEGER], {"test_validation"}),
+    "coercion_without_fuzzy_matching": ([NO_FUZZY_KEYS, NO_FUZZY_ENUMS], {"test_repair"}),
+    "strict_parse_router": ([STRICT_PARSE_ROUTER], {"test_routing"}),
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_shortcuts_fail_the_cells_that_check_them(case):
-    edits, expected, skip = CASES[case]
-    assert failed_test_cells(LAB, edits, skip=skip, reuse={"setup"}) == expected
+    edits, expected = CASES[case]
+    assert failed_test_cells(LAB, edits, skip=cells_after(LAB, *expected), reuse={"setup"}) == expected

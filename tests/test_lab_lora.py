@@ -4,7 +4,7 @@ Each copy runs in this process, without nbgrader (test_grading.py already grades
 solution and the release): the locked cells, the answer cells (the solution, one of
 them changed into a shortcut) and the graded test cells, hidden tests included, under
 the ci profile. A shortcut must fail exactly the test cells that check what it skips,
-and the solution none (test_grading.py grades it) (test_grading.py grades it).
+and the solution none (test_grading.py grades it).
 """
 
 import pytest
@@ -58,5 +58,5 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_shortcuts_fail_the_cells_that_check_them(case):
     edits, expected = CASES[case]
-    skip = cells_after(LAB, *expected) if expected else frozenset()  # a shortcut's copy stops once caught
-    assert failed_test_cells(LAB, edits, skip=skip) == expected
+    # a copy stops after the last cell that must catch its shortcut
+    assert failed_test_cells(LAB, edits, skip=cells_after(LAB, *expected)) == expected
