@@ -5,7 +5,7 @@ and the release): the locked cells, the answer cells (the solution, one of them
 changed) and the graded test cells, hidden tests included, under the ci profile, on
 one event loop as IPython runs top-level ``await``; the gateways the cells start run
 in uvicorn threads of this process. A shortcut must fail exactly the test cells that
-check what it skips, and the solution none (test_grading.py grades it) (test_grading.py grades it). The setup cell (imports) runs once.
+check what it skips, and the solution none (test_grading.py grades it). The setup cell (imports) runs once.
 """
 
 import pytest

@@ -4,7 +4,7 @@ Each copy runs in this process, without nbgrader (test_grading.py grades the sol
 the release): the locked cells, the answer cells (the solution, one of them changed) and
 the graded test cells, hidden tests included, under the ci profile; the apps the cells
 start run in uvicorn threads of this process. A shortcut must fail exactly the test cells
-that check what it skips, and the solution none (test_grading.py grades it) (test_grading.py grades it). The setup cell (corpus, encoder) runs once.
+that check what it skips, and the solution none (test_grading.py grades it). The setup cell (corpus, encoder) runs once.
 """
 
 import pytest

@@ -4,7 +4,7 @@ Each copy runs in this process, without nbgrader (test_grading.py grades the sol
 and the release): the locked cells, the answer cells (the solution, one of them
 changed) and the graded test cells, hidden tests included, under the ci profile, on
 one event loop as IPython runs top-level ``await``. A shortcut must fail exactly the
-test cells that check what it skips, and the solution none (test_grading.py grades it) (test_grading.py grades it).
+test cells that check what it skips, and the solution none (test_grading.py grades it).
 """
 
 import pytest

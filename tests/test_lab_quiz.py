@@ -4,7 +4,7 @@ Each copy runs in this process, without nbgrader (test_grading.py already grades
 solution and the release): the locked cells, the answer cells (the solution, one of
 them changed into a shortcut) and the graded test cells, hidden tests included, under
 the ci profile. A shortcut must fail exactly the test cells that check what it skips,
-and the solution none (test_grading.py grades it) (test_grading.py grades it). The setup cell (torch, transformers) runs once.
+and the solution none (test_grading.py grades it). The setup cell (torch, transformers) runs once.
 
 Hard-coded answers are the shortcut this lab is about: the hidden tests of parts A
 and C draw their instances at grading time, so the numbers of the visible examples
