@@ -7,6 +7,8 @@ copies go to a tiny fixture lab (tests/fixtures/labs/tiny-lab), where the
 pipeline's behaviour is the same and a copy grades in seconds.
 """
 
+import re
+
 import nbformat
 import pytest
 
@@ -25,6 +27,19 @@ GPU_RUN_FIGURES = {
     "partie-07-rlhf": {"grpo_reward_first_steps", "grpo_reward_last_steps", "grpo_final_kl", "grpo_tokens_per_s"},
     "partie-09-endpoint": {"débit de sortie à la concurrence 8", "débit : concurrence maximale / séquentiel"},
 }
+
+
+def _errors(course):
+    """Each graded cell of the solution that raised, with its error: what a failing grade says."""
+    found = []
+    for graded in (course / "autograded" / "solution").rglob("*.ipynb"):
+        for cell in nbformat.read(graded, as_version=4).cells:
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error":
+                    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+                    trace = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(output["traceback"]))
+                    found.append(f"{grade_id}: {trace[-3000:]}")
+    return found
 
 
 def _tiny_source():
@@ -48,7 +63,7 @@ def test_lab_release_and_grades(lab_id, tmp_path):
     S.write(nbformat.read(release_path, as_version=4), tmp_path / "copies" / "release" / release_path.name)
     results = {r.student: r for r in autograde(lab_id, tmp_path / "copies", tmp_path / "out", prepared=release_path)}
     solution, points = results["solution"], LABS[lab_id]["points"]
-    assert (solution.score, solution.max_score) == (points, points), solution
+    assert (solution.score, solution.max_score) == (points, points), (solution, _errors(tmp_path / "course"))
     assert solution.status == "graded" and (tmp_path / "out" / lab_id / "feedback" / "solution.html").exists()
     # Library noise cannot zero a test cell (it is kept as stdout), but a lab must not make any.
     assert solution.notes == [], f"une cellule de test écrit sur stderr : {solution.notes}"
