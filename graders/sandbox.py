@@ -71,7 +71,7 @@ def write_kernelspec(jupyter_path: Path, hidden: list[Path], kept: list[Path], s
     folder.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "graders.sandbox"]
     argv += [f"--hide={p}" for p in hidden] + [f"--keep={p}" for p in kept] + [f"--share={p}" for p in shared]
-    argv += ["--", sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    argv += ["--", sys.executable, "-m", "course_utils.fast_exit_kernel", "-f", "{connection_file}"]
     spec = {"argv": argv, "display_name": "Python 3 (bac à sable du correcteur)", "language": "python"}
     spec["interrupt_mode"] = "signal"
     (folder / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")

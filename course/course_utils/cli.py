@@ -25,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import syllabus
+from . import fast_exit_kernel, syllabus
 
 ROOT = syllabus.REPO_ROOT
 WORK = ROOT / ".course-work"
@@ -80,6 +80,10 @@ def cmd_test(args: argparse.Namespace) -> int:
     threads = str(max(1, (os.cpu_count() or 1) // workers))
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(name, threads)
+    # The chapters' kernel: ipykernel, which does not spend seconds tearing torch down at exit.
+    jupyter_path = ROOT / ".course-work" / "jupyter"
+    fast_exit_kernel.write_kernelspec(jupyter_path)
+    env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(jupyter_path), env.get("JUPYTER_PATH")]))
     command = [
         sys.executable,
         "-m",
@@ -88,6 +92,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         *map(str, chapter_notebooks()),
         "--nbmake",
         "--nbmake-timeout=300",
+        f"--nbmake-kernel={fast_exit_kernel.KERNEL_NAME}",
         "-p",
         "course_utils.test_report",
         *(["-n", str(workers), "--dist", "loadgroup"] if workers > 1 else []),
