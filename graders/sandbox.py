@@ -67,11 +67,13 @@ def write_kernelspec(jupyter_path: Path, hidden: list[Path], kept: list[Path], s
     ``shared``: caches whose entries it may read and to which it may add entries
     of its own, in a private layer that disappears with it (the course's models).
     """
+    from course_utils import fast_exit_kernel
+
     folder = jupyter_path / "kernels" / KERNEL_NAME
     folder.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "graders.sandbox"]
     argv += [f"--hide={p}" for p in hidden] + [f"--keep={p}" for p in kept] + [f"--share={p}" for p in shared]
-    argv += ["--", sys.executable, "-m", "course_utils.fast_exit_kernel", "-f", "{connection_file}"]
+    argv += ["--", sys.executable, "-m", fast_exit_kernel.__name__, "-f", "{connection_file}"]
     spec = {"argv": argv, "display_name": "Python 3 (bac à sable du correcteur)", "language": "python"}
     spec["interrupt_mode"] = "signal"
     (folder / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")

@@ -81,7 +81,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(name, threads)
     # The chapters' kernel: ipykernel, which does not spend seconds tearing torch down at exit.
-    jupyter_path = ROOT / ".course-work" / "jupyter"
+    jupyter_path = WORK / "jupyter"
     fast_exit_kernel.write_kernelspec(jupyter_path)
     env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(jupyter_path), env.get("JUPYTER_PATH")]))
     command = [
