@@ -1,11 +1,14 @@
 """course_utils.asgi: a real loopback server that starts, answers and stops."""
 
+import asyncio
 import socket
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
+from course_utils import asgi
 from course_utils.asgi import AppServer, running_app
 
 
@@ -48,3 +51,22 @@ def test_listening_socket_names_tcp_so_asyncio_sets_nodelay():
     # request of a kept-alive connection waits ~40 ms for a delayed acknowledgement
     with running_app(_app()) as server:
         assert server._socket.proto == socket.IPPROTO_TCP
+
+
+def test_shutdown_closes_a_connection_that_registers_late():
+    # A connection accepted as the listening socket closes joins server_state after uvicorn asked the others to
+    # close; unasked, it kept serving its keep-alive client and the shutdown waited for it.
+    server = asgi._Server(uvicorn.Config(_app()))
+    server.servers, server.force_exit = [], True  # this server never started: no listener, no lifespan
+
+    class LateConnection:
+        def shutdown(self):
+            server.server_state.connections.discard(self)
+
+    async def shut_down():
+        asyncio.get_running_loop().call_later(0.02, server.server_state.connections.add, LateConnection())
+        async with asyncio.timeout(5):
+            await server.shutdown()
+
+    asyncio.run(shut_down())
+    assert not server.server_state.connections

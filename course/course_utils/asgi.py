@@ -11,6 +11,7 @@ in the middle of a load test.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import threading
@@ -24,6 +25,31 @@ from .serving import free_port
 START_TIMEOUT = 20.0
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, whose shutdown also closes the connections that register after it began.
+
+    uvicorn asks the connections it knows to close, then waits for them. One the listening socket accepted just
+    before closing registers a moment later: nobody asks it, and a keep-alive client goes on sending it requests
+    (a "stopped" backend keeps serving, and stopping waits for the keep-alive timeout).
+    """
+
+    async def shutdown(self, sockets=None) -> None:
+        asked = set(self.server_state.connections)  # those uvicorn asks before its first await
+
+        async def ask_latecomers() -> None:
+            while True:
+                await asyncio.sleep(0.01)
+                for connection in self.server_state.connections - asked:
+                    asked.add(connection)
+                    connection.shutdown()
+
+        watcher = asyncio.create_task(ask_latecomers())
+        try:
+            await super().shutdown(sockets)
+        finally:
+            watcher.cancel()
+
+
 class AppServer:
     """One uvicorn server in a daemon thread; ``url`` is its base URL."""
 
@@ -32,7 +58,7 @@ class AppServer:
         self.url = f"http://{host}:{self.port}"
         # no access log, no signal handlers (not the main thread), warnings only
         config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", access_log=False, lifespan="on")
-        self._server = uvicorn.Server(config)
+        self._server = _Server(config)
         # IPPROTO_TCP named: asyncio then sets TCP_NODELAY on accepted connections (else each hop waits ~40 ms
         # for a delayed acknowledgement)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
