@@ -253,20 +253,36 @@ def release_labs(ids: list[str], labs_out: Path, labs_dir: Path = LABS_DIR, jobs
     return notebooks
 
 
-def support_files(folder: Path, secrets: set[str]) -> list[Path]:
-    """What a part's chapters read besides themselves (a UI, a data file), never a notebook.
+def support_files(folder: Path, secrets: set[str]) -> tuple[list[Path], list[Path]]:
+    """What a part's chapters read besides themselves (a UI, a data file), never a notebook: (published, withheld).
 
-    A file that holds a line of a lab's solution or hidden tests stays out: day-02's
-    chatbot backend is the capstone lab's solution, so its chapter runs in this
-    repository only (the withheld files are printed).
+    A file that holds a line of a lab's solution or hidden tests is withheld: day-02's
+    chatbot backend is the capstone lab's solution, so the chapters that import it run in
+    the instructor's repository only (the part's README in the edition says so).
     """
-    kept = []
+    kept, withheld = [], []
     for path in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".py", ".yml", ".yaml", ".json")):
         if any(line.strip() in secrets for _, line in file_lines(path) or []):  # what find_leaks would refuse
             print(f"non publié (contient des lignes de solution d'un lab) : {path.relative_to(folder.parent)}")
+            withheld.append(path)
         else:
             kept.append(path)
-    return kept
+    return kept, withheld
+
+
+def withheld_note(names: list[str]) -> str:
+    """The paragraph a part's README gets in the edition when some of its files are withheld."""
+    listed = ", ".join(f"`{name}`" for name in names)
+    verb, holds, it = (
+        ("ne sont pas publiés", "ils contiennent", "les ")
+        if len(names) > 1
+        else ("n'est pas publié", "il contient", "l'")
+    )
+    return (
+        f"\n> **Édition étudiante :** {listed} {verb} ici : {holds} la solution d'un lab. Les chapitres qui {it}"
+        "importent s'arrêtent sur un message qui le dit ; ils s'exécutent depuis le dépôt de l'enseignant, une fois "
+        "le lab rendu.\n"
+    )
 
 
 def build(out: Path, root: Path = REPO_ROOT, labs_dir: Path = LABS_DIR, jobs: int | None = None) -> dict:
@@ -288,8 +304,12 @@ def _write(out: Path, root: Path, labs_dir: Path, syl: dict, jobs: int | None) -
     secrets = solution_only_lines(root, labs_dir, syl)
     for module in syllabus.modules(syl):
         (out / module["id"]).mkdir()
-        shutil.copy2(root / module["id"] / "README.md", out / module["id"] / "README.md")
-        for path in support_files(root / module["id"], secrets):
+        kept, withheld = support_files(root / module["id"], secrets)
+        readme = (root / module["id"] / "README.md").read_text(encoding="utf-8")
+        if withheld:
+            readme = readme.rstrip("\n") + "\n" + withheld_note([path.name for path in withheld])
+        (out / module["id"] / "README.md").write_text(readme, encoding="utf-8")
+        for path in kept:
             shutil.copy2(path, out / module["id"] / path.name)
     for path in chapters:
         shutil.copy2(root / path, out / path)

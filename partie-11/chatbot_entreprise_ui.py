@@ -12,6 +12,7 @@ statistiques du service (`GET /v1/stats`). Son test (tests/test_lab_chatbot_entr
 from __future__ import annotations
 
 import argparse
+import json
 import os
 
 import httpx
@@ -46,7 +47,7 @@ def show_sources(sources: list[dict]) -> None:
 def api_error(response: httpx.Response) -> str:
     try:
         return response.json()["error"]["message"]
-    except (ValueError, KeyError, TypeError):
+    except (json.JSONDecodeError, KeyError, TypeError):  # pas de corps d'erreur au format d'OpenAI
         return f"statut HTTP {response.status_code}"
 
 

@@ -12,7 +12,6 @@ still missing); elsewhere it skips only when /usr/bin/chromium is absent.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -25,7 +24,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from course_utils import serving
+from course_utils import chatbot, serving
 from course_utils.asgi import running_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,13 +52,6 @@ pytestmark = [
         reason="Debian's chromium is not installed (/usr/bin/chromium)",
     ),
 ]
-
-
-def _backend_module():
-    spec = importlib.util.spec_from_file_location("chatbot_backend", ROOT / "day-02" / "chatbot_backend.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @contextlib.contextmanager
@@ -97,7 +89,7 @@ def _streamlit(api_url: str):
 def test_chatbot_in_the_browser():
     from playwright.sync_api import expect, sync_playwright
 
-    backend = _backend_module()
+    backend = chatbot.load_backend(ROOT)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     profile = tempfile.mkdtemp(prefix="chromium-profile-")
     with running_app(backend.build_app()) as api, _streamlit(f"{api.url}/v1") as ui:

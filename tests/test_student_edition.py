@@ -20,7 +20,7 @@ import pytest
 from nbclient import NotebookClient
 
 import submissions as S
-from course_utils import cli, syllabus
+from course_utils import chatbot, cli, syllabus
 from graders import labs, student_edition
 from graders.labs import GradingError
 
@@ -115,7 +115,10 @@ def test_every_chapter_is_the_repositorys(edition, root, syl):
         assert (edition / path).read_bytes() == (root / path).read_bytes(), path
     for module in syllabus.modules(syl):
         readme = f"{module['id']}/README.md"
-        assert (edition / readme).read_bytes() == (root / readme).read_bytes(), readme
+        expected = (root / readme).read_text(encoding="utf-8")
+        if module["id"] == "day-02":  # the note on its withheld backend
+            expected = expected.rstrip("\n") + "\n" + student_edition.withheld_note(["chatbot_backend.py"])
+        assert (edition / readme).read_text(encoding="utf-8") == expected, readme
     stamp = json.loads((edition / ".student-edition.json").read_text(encoding="utf-8"))
     assert stamp["chapters"] == syllabus.notebooks(syl)
 
@@ -172,9 +175,13 @@ def test_released_labs_validate_as_not_yet_solved(edition):
 
 def test_chapters_find_the_files_they_read_unless_a_lab_s_solution_is_inside(edition, root):
     """A part's UI and data files are published; day-02's backend, the capstone lab's solution, is not."""
-    for name in ("day-02/chatbot_ui.py", "partie-12/glossaire.yml"):
+    for name in ("day-02/chatbot_ui.py", "partie-11/chatbot_entreprise_ui.py", "partie-12/glossaire.yml"):
         assert (edition / name).read_bytes() == (root / name).read_bytes(), name
     assert not (edition / "day-02" / "chatbot_backend.py").exists()
+    readme = (edition / "day-02" / "README.md").read_text(encoding="utf-8")
+    assert readme.endswith(student_edition.withheld_note(["chatbot_backend.py"])), readme[-400:]
+    with pytest.raises(FileNotFoundError, match="édition étudiante"):
+        chatbot.load_backend(edition / "partie-11")
 
 
 def test_colab_badges_and_lab_links_open_the_edition(edition, syl):
